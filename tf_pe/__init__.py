@@ -1,1 +1,8 @@
 """tf_pe: train parameter-efficient CNNs directly in Keras 3 / TensorFlow."""
+
+from tf_pe import data, models, sparsity, training
+from tf_pe.sparsity import summary
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "data", "models", "sparsity", "summary", "training"]

@@ -1,37 +1,8 @@
-"""Fixtures for tf_pe.data tests: the real Fashion-MNIST, prepared once per session."""
-
-import os
-import time
+"""Fixtures for tf_pe.data tests."""
 
 import pytest
 
 from tf_pe.data import fashion_mnist_local
-
-_PREPARE_SECONDS = {}
-
-
-def debian_files_present():
-    return all(
-        os.path.isfile(os.path.join(fashion_mnist_local.DEFAULT_FILES_DIR, name))
-        for name in fashion_mnist_local.FILENAMES.values()
-    )
-
-
-@pytest.fixture(scope="session")
-def fashion_data_dir(tmp_path_factory):
-    """A tfds data_dir where fashion_mnist/3.0.1 was prepared from the Debian files."""
-    if not debian_files_present():
-        pytest.skip(
-            "Debian's Fashion-MNIST files are missing: "
-            "`sudo apt-get install dataset-fashion-mnist` (or `make data`)."
-        )
-    data_dir = tmp_path_factory.mktemp("tfds")
-    start = time.perf_counter()
-    fashion_mnist_local.prepare_fashion_mnist(
-        data_dir=data_dir, files_dir=fashion_mnist_local.DEFAULT_FILES_DIR
-    )
-    _PREPARE_SECONDS["fashion_mnist"] = time.perf_counter() - start
-    return str(data_dir)
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +10,3 @@ def _isolate_env(monkeypatch, tmp_path):
     """Keeps every test away from the user's ~/tensorflow_datasets and env overrides."""
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "default_tfds_data_dir"))
     monkeypatch.delenv(fashion_mnist_local.FILES_DIR_ENV, raising=False)
-
-
-def pytest_terminal_summary(terminalreporter):
-    for name, seconds in _PREPARE_SECONDS.items():
-        terminalreporter.write_line(f"tf_pe.data: preparing {name} took {seconds:.1f} s")

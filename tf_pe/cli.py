@@ -1,0 +1,138 @@
+"""The `tf-pe` command line: `tf-pe train`, `tf-pe summary PATH`.
+
+User errors (unknown names, out-of-range values, unwritable directories, a
+missing dataset) print one line and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+
+from absl import flags
+
+USAGE = """usage: tf-pe COMMAND [flags]
+
+commands:
+  train     train a model (see `tf-pe train --help`)
+  summary   print parameters and MACs of a saved model: tf-pe summary PATH
+"""
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake in the command line, reported without a traceback."""
+
+
+def _train_flags(defaults) -> flags.FlagValues:
+    fv = flags.FlagValues()
+    d = {f.name: f.default for f in dataclasses.fields(defaults)}
+    flags.DEFINE_string("model", d["model"], "zoo model (tf_pe.models.available())",
+                        flag_values=fv)
+    flags.DEFINE_string("dataset", d["dataset"], "dataset (tf_pe.data.available())",
+                        flag_values=fv)
+    flags.DEFINE_string("method", d["method"], "training method", flag_values=fv)
+    flags.DEFINE_integer("epochs", d["epochs"], "passes over the training data",
+                         flag_values=fv)
+    flags.DEFINE_integer("batch-size", d["batch_size"], "examples per step", flag_values=fv)
+    flags.DEFINE_string("optimizer", d["optimizer"], "adam, adamw, sgd or rmsprop",
+                        flag_values=fv)
+    flags.DEFINE_float("learning-rate", d["learning_rate"], "initial learning rate",
+                       flag_values=fv)
+    flags.DEFINE_string("lr-schedule", d["lr_schedule"], "constant, cosine or step",
+                        flag_values=fv)
+    flags.DEFINE_float("weight-decay", d["weight_decay"], "decoupled weight decay",
+                       flag_values=fv)
+    flags.DEFINE_float("momentum", d["momentum"], "momentum of sgd and rmsprop",
+                       flag_values=fv)
+    flags.DEFINE_float("density", d["density"], "fraction of active connections, in (0, 1]",
+                       flag_values=fv)
+    flags.DEFINE_float("depth-multiplier", d["depth_multiplier"],
+                       "parameter fraction of hidden layers (widths scale by its sqrt)",
+                       flag_values=fv)
+    flags.DEFINE_integer("seed", d["seed"], "random seed", flag_values=fv)
+    flags.DEFINE_integer("take", d["take"], "train on the first N examples only",
+                         flag_values=fv)
+    flags.DEFINE_integer("eval-take", d["eval_take"], "evaluate on the first N test examples",
+                         flag_values=fv)
+    flags.DEFINE_string("data-dir", d["data_dir"], "tensorflow-datasets data dir",
+                        flag_values=fv)
+    flags.DEFINE_string("out", d["out"], "run directory", flag_values=fv)
+    flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"], "Keras fit verbosity",
+                      flag_values=fv)
+    return fv
+
+
+def _parse(fv: flags.FlagValues, argv: list[str]) -> list[str]:
+    if any(a in ("-h", "--help", "-help", "--helpfull") for a in argv[1:]):
+        print(f"usage: {argv[0]} [flags]\n\n{fv.get_help()}")
+        raise SystemExit(0)
+    try:
+        return fv(argv)
+    except flags.Error as e:
+        raise UserError(str(e)) from e
+
+
+def _train(argv: list[str]) -> int:
+    from tf_pe.training import TrainConfig, train
+
+    fv = _train_flags(TrainConfig)
+    rest = _parse(fv, argv)
+    if len(rest) > 1:
+        raise UserError(f"unexpected arguments: {' '.join(rest[1:])}")
+    values = {name.replace("-", "_"): fv[name].value for name in fv}
+    verbose = values.pop("verbose")
+    try:
+        config = TrainConfig(**values)
+        train(config, verbose=verbose if verbose == "auto" else int(verbose))
+    except (ValueError, FileNotFoundError) as e:
+        raise UserError(str(e)) from e
+    return 0
+
+
+def _summary(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[1].startswith("-"):
+        raise UserError("usage: tf-pe summary PATH (a .keras file or a run directory)")
+    path = argv[1]
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.keras")
+    if not os.path.isfile(path):
+        raise UserError(f"no saved model at {path!r}")
+    import keras
+
+    import tf_pe
+
+    try:
+        model = keras.saving.load_model(path)
+    except (ValueError, OSError) as e:
+        raise UserError(f"cannot load {path!r}: {e}") from e
+    tf_pe.summary(model)
+    return 0
+
+
+COMMANDS = {"train": _train, "summary": _summary}
+
+
+def main(argv: list[str]) -> int:
+    """Runs the command in `argv` (program name first); returns the exit status."""
+    if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
+        print(USAGE, file=sys.stdout if len(argv) >= 2 else sys.stderr)
+        return 0 if len(argv) >= 2 else EXIT_USAGE
+    command = argv[1]
+    if command not in COMMANDS:
+        print(f"tf-pe: error: unknown command {command!r}; choose one of "
+              f"{', '.join(COMMANDS)}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return COMMANDS[command]([f"tf-pe {command}", *argv[2:]])
+    except UserError as e:
+        print(f"tf-pe {command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def run() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main(sys.argv))

@@ -1,0 +1,93 @@
+"""The configuration of one training run, validated before any work is done."""
+
+from __future__ import annotations
+
+import dataclasses
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+LR_SCHEDULES = ("constant", "cosine", "step")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a `tf-pe train` run.
+
+    Attributes:
+        model: a name from `tf_pe.models.available()`. Defaults to `"lenet5"`.
+        dataset: a name from `tf_pe.data.available()`. Defaults to `"fashion_mnist"`.
+        method: a name from `tf_pe.training.available_methods()`. Defaults to
+            `"dense"`.
+        epochs: passes over the training data. Defaults to 12.
+        batch_size: examples per step. Defaults to 128.
+        optimizer: one of `OPTIMIZERS`. Defaults to `"adam"`.
+        learning_rate: the initial learning rate. Defaults to 1e-3.
+        lr_schedule: one of `LR_SCHEDULES`: constant, cosine decay to zero over
+            the run, or step decay (x0.1 at 50% and 75% of the run).
+            Defaults to `"cosine"`.
+        weight_decay: decoupled weight decay of the optimizer. Defaults to 0.
+        momentum: momentum of SGD and RMSprop. Defaults to 0.9.
+        density: fraction of active connections in (0, 1] for sparse methods.
+            Defaults to 1.
+        depth_multiplier: the zoo's width multiplier (parameter fraction of
+            hidden layers, Changpinyo et al. 2017). Defaults to 1.
+        seed: seeds weights, masks and data order. Defaults to 0.
+        take: train on only the first `take` examples (quick runs). Defaults
+            to None (all).
+        eval_take: evaluate on only the first `eval_take` test examples.
+            Defaults to None (all).
+        data_dir: a tensorflow-datasets data dir. Defaults to None (tfds' default).
+        out: the run directory. Defaults to `"runs/latest"`.
+    """
+
+    model: str = "lenet5"
+    dataset: str = "fashion_mnist"
+    method: str = "dense"
+    epochs: int = 12
+    batch_size: int = 128
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    density: float = 1.0
+    depth_multiplier: float = 1.0
+    seed: int = 0
+    take: int | None = None
+    eval_take: int | None = None
+    data_dir: str | None = None
+    out: str = "runs/latest"
+
+    def __post_init__(self):
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _check_positive_int("epochs", self.epochs)
+        _check_positive_int("batch_size", self.batch_size)
+        for name in ("take", "eval_take"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
+        if not self.learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}.")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"`weight_decay` must be >= 0, got {self.weight_decay}.")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"`momentum` must be in [0, 1), got {self.momentum}.")
+        if not 0 < self.density <= 1:
+            raise ValueError(f"`density` must be in (0, 1], got {self.density}.")
+        if not self.depth_multiplier > 0:
+            raise ValueError(f"`depth_multiplier` must be > 0, got {self.depth_multiplier}.")
+        if not self.out:
+            raise ValueError("`out` must be a directory path, got an empty string.")
+
+    def to_dict(self) -> dict:
+        """Returns the configuration as a JSON-serializable dict."""
+        return dataclasses.asdict(self)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {', '.join(choices)}; got {value!r}.")
+
+
+def _check_positive_int(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
