@@ -59,7 +59,7 @@ def test_summary_command_prints_the_table(trained_run, capsys):
         (["train", "--epochs=two"], "epochs"),
         (["train", "--no-such-flag"], "no-such-flag"),
         (["train", "extra"], "unexpected arguments"),
-        (["fly"], "unknown command 'fly'; choose one of train, summary"),
+        (["fly"], "unknown command 'fly'; choose one of train, benchmark, summary"),
         (["summary"], "usage: tf-pe summary PATH"),
         (["summary", "/nonexistent/run"], "no saved model"),
     ],

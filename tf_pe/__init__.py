@@ -1,8 +1,20 @@
 """tf_pe: train parameter-efficient CNNs directly in Keras 3 / TensorFlow."""
 
-from tf_pe import data, models, sparsity, training
+from tf_pe import bench, callbacks, data, layers, models, sparsity, training
+from tf_pe.models import sparsify
 from tf_pe.sparsity import summary
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "data", "models", "sparsity", "summary", "training"]
+__all__ = [
+    "__version__",
+    "bench",
+    "callbacks",
+    "data",
+    "layers",
+    "models",
+    "sparsify",
+    "sparsity",
+    "summary",
+    "training",
+]

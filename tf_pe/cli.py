@@ -15,8 +15,9 @@ from absl import flags
 USAGE = """usage: tf-pe COMMAND [flags]
 
 commands:
-  train     train a model (see `tf-pe train --help`)
-  summary   print parameters and MACs of a saved model: tf-pe summary PATH
+  train      train a model (see `tf-pe train --help`)
+  benchmark  run a published experiment: tf-pe benchmark NAME [--out=DIR] [--quick]
+  summary    print parameters and MACs of a saved model: tf-pe summary PATH
 """
 
 EXIT_USAGE = 2
@@ -92,6 +93,31 @@ def _train(argv: list[str]) -> int:
     return 0
 
 
+def _benchmark(argv: list[str]) -> int:
+    from tf_pe import bench
+
+    fv = flags.FlagValues()
+    flags.DEFINE_string("out", None, "results directory (default: runs/bench/NAME)",
+                        flag_values=fv)
+    flags.DEFINE_boolean("quick", False, "tiny settings for a smoke test", flag_values=fv)
+    flags.DEFINE_integer("seed", 0, "first random seed", flag_values=fv)
+    flags.DEFINE_string("data-dir", None, "tensorflow-datasets data dir", flag_values=fv)
+    rest = _parse(fv, argv)
+    if len(rest) != 2:
+        choices = ", ".join(bench.available_benchmarks()) or "(none yet)"
+        raise UserError(f"usage: tf-pe benchmark NAME [flags]; NAME is one of {choices}")
+    name = rest[1]
+    try:
+        benchmark = bench.get_benchmark(name)
+        options = bench.BenchOptions(out=fv["out"].value or os.path.join("runs", "bench", name),
+                                     quick=fv["quick"].value, seed=fv["seed"].value,
+                                     data_dir=fv["data-dir"].value)
+        benchmark.run(options)
+    except (ValueError, FileNotFoundError) as e:
+        raise UserError(str(e)) from e
+    return 0
+
+
 def _summary(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1].startswith("-"):
         raise UserError("usage: tf-pe summary PATH (a .keras file or a run directory)")
@@ -112,7 +138,7 @@ def _summary(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "summary": _summary}
+COMMANDS = {"train": _train, "benchmark": _benchmark, "summary": _summary}
 
 
 def main(argv: list[str]) -> int:

@@ -21,7 +21,7 @@ class FakeMaskedDense(keras.layers.Dense):
                                     trainable=False, dtype="int64")
 
     def call(self, inputs):
-        return keras.ops.matmul(inputs, self.kernel * self.mask) + self.bias
+        return self.activation(keras.ops.matmul(inputs, self.kernel * self.mask) + self.bias)
 
     def sparse_weights(self):
         return [(self.kernel, self.mask)]

@@ -15,10 +15,12 @@ from tf_pe.models.lenet import lenet5, lenet_300_100, mlp
 from tf_pe.models.registry import available, get, get_builder
 from tf_pe.models.resnet import resnet50
 from tf_pe.models.scaling import scale_width
+from tf_pe.models.sparsify import Converter, register_converter, sparsify, sparsify_methods
 from tf_pe.models.vgg import vgg16n
 from tf_pe.models.wrn import wrn
 
 __all__ = [
+    "Converter",
     "available",
     "changpinyo_cifar",
     "changpinyo_mnist",
@@ -27,8 +29,11 @@ __all__ = [
     "lenet5",
     "lenet_300_100",
     "mlp",
+    "register_converter",
     "resnet50",
     "scale_width",
+    "sparsify",
+    "sparsify_methods",
     "vgg16n",
     "wrn",
 ]

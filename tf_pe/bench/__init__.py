@@ -1,0 +1,17 @@
+"""Experiment runners behind `tf-pe benchmark NAME`."""
+
+from tf_pe.bench.registry import (
+    Benchmark,
+    BenchOptions,
+    available_benchmarks,
+    get_benchmark,
+    register_benchmark,
+)
+
+__all__ = [
+    "BenchOptions",
+    "Benchmark",
+    "available_benchmarks",
+    "get_benchmark",
+    "register_benchmark",
+]

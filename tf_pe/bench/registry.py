@@ -1,0 +1,76 @@
+"""The registry behind `tf-pe benchmark NAME`.
+
+A benchmark is an experiment runner that writes its results (a JSON file, a
+Markdown table and a PNG plot) into an output directory; its numbers are the
+ones `docs/benchmarks.md` publishes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchOptions:
+    """Options every benchmark takes.
+
+    Attributes:
+        out: the directory to write results into.
+        quick: small settings (a few steps per point) for smoke tests; the
+            numbers are then meaningless. Defaults to False.
+        seed: the first seed. Defaults to 0.
+        data_dir: a tensorflow-datasets data dir. Defaults to None.
+    """
+
+    out: str
+    quick: bool = False
+    seed: int = 0
+    data_dir: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Benchmark:
+    """A named experiment.
+
+    Attributes:
+        name: the `tf-pe benchmark` name.
+        description: one line for the command's help.
+        run: `run(options) -> dict` of results; writes its files to `options.out`.
+    """
+
+    name: str
+    description: str
+    run: Callable[[BenchOptions], dict]
+
+
+_BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def register_benchmark(benchmark: Benchmark) -> Benchmark:
+    """Registers `benchmark` under its name.
+
+    Raises:
+        ValueError: if the name is taken.
+    """
+    if benchmark.name in _BENCHMARKS:
+        raise ValueError(f"Benchmark {benchmark.name!r} is already registered.")
+    _BENCHMARKS[benchmark.name] = benchmark
+    return benchmark
+
+
+def available_benchmarks() -> list[str]:
+    """Returns the registered benchmark names."""
+    return sorted(_BENCHMARKS)
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """Returns the benchmark called `name`.
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+    """
+    if name not in _BENCHMARKS:
+        choices = ", ".join(available_benchmarks()) or "(none yet)"
+        raise ValueError(f"`benchmark` must be one of {choices}; got {name!r}.")
+    return _BENCHMARKS[name]

@@ -1,0 +1,3 @@
+"""Callbacks that change a network's structure during training."""
+
+__all__ = []

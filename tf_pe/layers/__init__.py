@@ -1,0 +1,3 @@
+"""Sparse and predicted Keras layers."""
+
+__all__ = []
