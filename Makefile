@@ -10,7 +10,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test lint setup data clean
+.PHONY: demo test lint setup data clean bazel
 
 demo: setup data
 	$(BIN)/tf-pe train --out=$(DEMO_OUT)
@@ -37,3 +37,6 @@ $(FASHION_MNIST):
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
+
+bazel:
+	bazel build //:tf_pe
