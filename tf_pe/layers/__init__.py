@@ -1,3 +1,5 @@
 """Sparse and predicted Keras layers."""
 
-__all__ = []
+from tf_pe.layers.sparse_channel import SparseChannelConv2D
+
+__all__ = ["SparseChannelConv2D"]

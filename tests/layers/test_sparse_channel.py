@@ -1,0 +1,203 @@
+import inspect
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tf_pe
+from tf_pe.layers import SparseChannelConv2D
+from tf_pe.sparsity import patterns
+
+RNG = np.random.default_rng(0)
+
+
+def built(x_shape=(2, 9, 9, 6), **kwargs):
+    kwargs = {"filters": 8, "kernel_size": 3, "density": 0.25, "seed": 1, **kwargs}
+    layer = SparseChannelConv2D(**kwargs)
+    layer.build(x_shape)
+    return layer
+
+
+def reference(layer, x):
+    """Independent reference: tf.nn.conv2d with the masked kernel, bias, activation."""
+    kernel = layer.kernel.numpy() * layer.mask.numpy()[None, None]
+    y = tf.nn.conv2d(x, kernel, strides=layer.strides, padding=layer.padding.upper(),
+                     dilations=layer.dilation_rate)
+    return layer.activation(y + layer.bias.numpy()).numpy()
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"strides": 2, "padding": "same", "activation": "relu"},
+    {"dilation_rate": 2, "padding": "valid", "pattern": "block", "density": 0.5},
+    {"kernel_size": (1, 3), "density": 1.0},
+])
+def test_output_equals_conv2d_with_masked_kernel(kwargs):
+    layer = built(**kwargs)
+    layer.bias.assign(RNG.normal(size=layer.bias.shape).astype("float32"))
+    x = RNG.normal(size=(2, 9, 9, 6)).astype("float32")
+    np.testing.assert_allclose(layer(x), reference(layer, x), rtol=1e-5, atol=1e-5)
+
+
+def test_mask_shape_count_and_same_pattern_at_every_position():
+    layer = built(x_shape=(1, 5, 5, 12), filters=20, density=0.1)
+    mask = layer.mask.numpy()
+    assert mask.shape == (12, 20) and not layer.mask.trainable
+    assert layer.active_connections == patterns.active_count(12, 20, 0.1)
+    assert layer.current_density == pytest.approx(layer.active_connections / 240)
+    effective = layer.effective_kernel().numpy()
+    kernel = layer.kernel.numpy()
+    for i in range(12):
+        for j in range(20):
+            expected = kernel[:, :, i, j] if mask[i, j] else np.zeros((3, 3))
+            np.testing.assert_array_equal(effective[:, :, i, j], expected)
+
+
+def test_mask_is_deterministic_by_seed_and_differs_by_name():
+    a = built(seed=5, name="conv_a").mask.numpy()
+    np.testing.assert_array_equal(a, built(seed=5, name="conv_a").mask.numpy())
+    assert not np.array_equal(a, built(seed=5, name="conv_b").mask.numpy())
+    assert not np.array_equal(a, built(seed=6, name="conv_a").mask.numpy())
+    keras.utils.set_random_seed(3)
+    c = built(seed=None, name="conv_c").mask.numpy()
+    keras.utils.set_random_seed(3)
+    np.testing.assert_array_equal(c, built(seed=None, name="conv_c").mask.numpy())
+
+
+def test_config_has_every_constructor_argument_and_round_trips():
+    layer = built(pattern="block", strides=2, activation="relu")
+    config = layer.get_config()
+    conv_args = set(inspect.signature(keras.layers.Conv2D.__init__).parameters) - {
+        "self", "kwargs"}
+    own_args = set(inspect.signature(SparseChannelConv2D.__init__).parameters) - {
+        "self", "kwargs"}
+    assert conv_args | own_args <= set(config)
+    assert (config["density"], config["pattern"], config["seed"]) == (0.25, "block", 1)
+    clone = SparseChannelConv2D.from_config(config)
+    assert clone.get_config() == config
+
+
+def test_gradients_of_inactive_connections_are_zero_float64():
+    layer = built(x_shape=(1, 5, 5, 4), filters=5, density=0.3, dtype="float64")
+    x = tf.constant(RNG.normal(size=(1, 5, 5, 4)))
+    mask = layer.mask.numpy()
+
+    def f(kernel):
+        return layer.convolution_op(x, kernel)
+
+    theoretical, numerical = tf.test.compute_gradient(f, [tf.constant(layer.kernel.numpy())])
+    np.testing.assert_allclose(theoretical[0], numerical[0], atol=1e-6)
+    # Columns of the Jacobian are kernel entries (row-major over [kh, kw, in, out]).
+    per_entry = np.abs(theoretical[0]).sum(axis=0).reshape(layer.kernel.shape)
+    inactive = np.broadcast_to(mask == 0, per_entry.shape)
+    assert (per_entry[inactive] == 0).all()
+    assert (per_entry[~inactive] > 0).any()
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: keras.optimizers.SGD(0.1, momentum=0.9),
+    lambda: keras.optimizers.Adam(0.01),
+    lambda: keras.optimizers.AdamW(0.01, weight_decay=0.1),
+])
+def test_inactive_connections_stay_off_through_optimizer_steps(optimizer):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((6, 6, 3)),
+        SparseChannelConv2D(4, 3, density=0.3, seed=0, name="conv"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(2),
+    ])
+    opt = optimizer()
+    model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    conv = model.get_layer("conv")
+    inactive = np.broadcast_to(conv.mask.numpy() == 0, conv.kernel.shape)
+    before = conv.kernel.numpy()
+    x = RNG.normal(size=(16, 6, 6, 3)).astype("float32")
+    y = RNG.integers(0, 2, size=16)
+    model.fit(x, y, epochs=5, batch_size=4, verbose=0)
+    after = conv.kernel.numpy()
+    assert not np.allclose(after[~inactive], before[~inactive])  # it did train
+    assert (conv.effective_kernel().numpy()[inactive] == 0).all()
+    if opt.weight_decay:
+        # Decoupled decay only shrinks inactive entries; they are irrelevant (masked).
+        assert (np.abs(after[inactive]) <= np.abs(before[inactive])).all()
+    else:
+        np.testing.assert_array_equal(after[inactive], before[inactive])
+    slots = [v.numpy() for v in opt.variables if tuple(v.shape) == tuple(conv.kernel.shape)]
+    assert slots and all((s[inactive] == 0).all() for s in slots)
+
+
+def test_summary_counts_active_parameters_and_macs():
+    model = keras.Sequential([keras.Input((10, 10, 6)),
+                              SparseChannelConv2D(8, 3, padding="same", density=0.25, seed=0,
+                                                  name="conv")])
+    stats = tf_pe.summary(model, print_fn=None).by_name("conv")
+    active = patterns.active_count(6, 8, 0.25)  # 12 of 48 channel pairs
+    assert stats.params == 3 * 3 * 6 * 8 + 8
+    assert stats.active == 9 * active + 8
+    assert stats.macs == 100 * 9 * 48 and stats.effective_macs == 100 * 9 * active
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_save_and_load_keeps_mask_and_predictions(tmp_path, use_bias):
+    model = keras.Sequential([keras.Input((7, 7, 3)),
+                              SparseChannelConv2D(5, 3, density=0.3, name="conv",
+                                                  use_bias=use_bias)])
+    model.get_layer("conv").densify_step.assign(7)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    x = RNG.normal(size=(2, 7, 7, 3)).astype("float32")
+    np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
+    for name in ("mask", "mask_seed", "densify_step"):
+        np.testing.assert_array_equal(getattr(loaded.get_layer("conv"), name).numpy(),
+                                      getattr(model.get_layer("conv"), name).numpy())
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"density": 0.0}, "`density` must be in"),
+    ({"density": 1.01}, "`density` must be in"),
+    ({"pattern": "diagonal"}, "`pattern` must be one of"),
+    ({"groups": 2}, "`groups` must be 1"),
+    ({"seed": -1}, "`seed` must be None or an integer"),
+])
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SparseChannelConv2D(4, 3, **kwargs)
+
+
+def test_zero_input_channels_is_an_error():
+    with pytest.raises(ValueError, match="`input_shape` must have at least one channel"):
+        SparseChannelConv2D(4, 3).build((None, 5, 5, 0))
+
+
+def dense_net():
+    x = keras.Input((8, 8, 3))
+    y = keras.layers.Conv2D(6, 3, activation="relu", name="c1")(x)
+    y = keras.layers.DepthwiseConv2D(3, name="dw")(y)
+    y = keras.layers.Conv2D(4, 1, name="c2")(y)
+    y = keras.layers.GlobalAveragePooling2D()(y)
+    return keras.Model(x, keras.layers.Dense(3, name="fc")(y))
+
+
+def test_sparsify_channel_keeps_predictions_at_density_one():
+    model = dense_net()
+    x = RNG.normal(size=(4, 8, 8, 3)).astype("float32")
+    sparse = tf_pe.sparsify(model, method="channel", density=1.0)
+    kinds = {layer.name: type(layer) for layer in sparse.layers}
+    assert kinds["c1"] is SparseChannelConv2D and kinds["c2"] is SparseChannelConv2D
+    assert kinds["dw"] is keras.layers.DepthwiseConv2D  # not a plain Conv2D
+    np.testing.assert_allclose(sparse(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_sparsify_channel_masks_the_copied_weights():
+    model = dense_net()
+    sparse = tf_pe.sparsify(model, method="channel", density=0.5, exclude=["c2"],
+                            pattern="block")
+    c1 = sparse.get_layer("c1")
+    assert type(sparse.get_layer("c2")) is keras.layers.Conv2D
+    assert c1.pattern == "block" and c1.current_density < 1
+    np.testing.assert_array_equal(c1.kernel.numpy(), model.get_layer("c1").kernel.numpy())
+    x = RNG.normal(size=(2, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(c1(x), reference(c1, x), rtol=1e-5, atol=1e-5)
