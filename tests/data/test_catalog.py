@@ -7,9 +7,8 @@ import os
 import numpy as np
 import pytest
 
+from tests.conftest import debian_files_present
 from tf_pe.data import DatasetInfo, available, catalog, info
-
-from .conftest import debian_files_present
 
 
 def test_available():

@@ -1,11 +1,15 @@
+import importlib
+
 import keras
 import numpy as np
 import pytest
 
 from tests.sparsity.fakes import FakeMaskedDense
-from tf_pe.models import sparsify as sparsify_module
 from tf_pe.models.sparsify import Converter, register_converter, sparsify
 from tf_pe.sparsity import find_sparse_layers
+
+# `tf_pe.models.sparsify` is also the function's name, so fetch the module itself.
+sparsify_module = importlib.import_module("tf_pe.models.sparsify")
 
 
 def _convert(layer, density, seed, **kwargs):
