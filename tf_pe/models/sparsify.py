@@ -27,11 +27,20 @@ class Converter:
         accepts: `accepts(layer) -> bool`, whether a layer can be converted.
         convert: `convert(layer, density=..., seed=..., **kwargs) -> new layer`,
             an unbuilt layer made from `layer.get_config()`.
+        plan: optional `plan(layers, density, kwargs) -> densities`, given all
+            layers to convert (in order) before any is converted: returns one
+            density per layer (None keeps that layer as it is) and pops the
+            keyword arguments it used from the dict `kwargs`. Defaults to None
+            (every layer gets `density`).
+        finalize: optional `finalize(new_layer)`, called after the weights were
+            copied into a converted layer. Defaults to None.
     """
 
     method: str
     accepts: Callable[[keras.layers.Layer], bool]
     convert: Callable[..., keras.layers.Layer]
+    plan: Callable[[list, float, dict], list] | None = None
+    finalize: Callable[[keras.layers.Layer], None] | None = None
 
 
 _CONVERTERS: dict[str, Converter] = {}
@@ -109,10 +118,21 @@ def sparsify(model: keras.Model, method: str = "channel", density: float = 0.1, 
     excluded = _excluder(exclude)
     converter = _CONVERTERS[method]
     pairs: list[tuple[keras.layers.Layer, keras.layers.Layer]] = []
+    planned: dict[int, float | None] = {}
+    converted: set[int] = set()
+    if converter.plan is not None:
+        targets = [layer for layer in _all_layers(model)
+                   if converter.accepts(layer) and not excluded(layer)]
+        kwargs = dict(kwargs)
+        planned = dict(zip(map(id, targets), converter.plan(targets, density, kwargs),
+                           strict=True))
 
     def clone(layer):
-        if converter.accepts(layer) and not excluded(layer):
-            new = converter.convert(layer, density=density, seed=seed + len(pairs), **kwargs)
+        layer_density = planned.get(id(layer), density)
+        if converter.accepts(layer) and not excluded(layer) and layer_density is not None:
+            new = converter.convert(layer, density=layer_density, seed=seed + len(pairs),
+                                    **kwargs)
+            converted.add(id(new))
         else:
             new = layer.__class__.from_config(layer.get_config())
         pairs.append((layer, new))
@@ -121,6 +141,8 @@ def sparsify(model: keras.Model, method: str = "channel", density: float = 0.1, 
     new_model = keras.models.clone_model(model, clone_function=clone, recursive=True)
     for old, new in pairs:
         _copy_weights(old, new)
+        if converter.finalize is not None and id(new) in converted:
+            converter.finalize(new)
     return new_model
 
 
