@@ -51,7 +51,7 @@ def test_summary_command_prints_the_table(trained_run, capsys):
     [
         (["train", "--model=alexnet"], "`model` must be one of"),
         (["train", "--dataset=svhn"], "`dataset` must be one of"),
-        (["train", "--method=magic"], "`method` must be one of dense"),
+        (["train", "--method=magic"], "`method` must be one of"),
         (["train", "--density=0"], "`density` must be in (0, 1]"),
         (["train", "--density=1.5"], "`density` must be in (0, 1]"),
         (["train", "--density=0.5"], "has no effect with method 'dense'"),

@@ -53,6 +53,16 @@ def _train_flags(defaults) -> flags.FlagValues:
     flags.DEFINE_float("depth-multiplier", d["depth_multiplier"],
                        "parameter fraction of hidden layers (widths scale by its sqrt)",
                        flag_values=fv)
+    flags.DEFINE_string("pattern", d["pattern"], "channel connection pattern: random or block",
+                        flag_values=fv)
+    flags.DEFINE_integer("densify-every", d["densify_every"],
+                         "channel: double the connections every N steps up to --density",
+                         flag_values=fv)
+    flags.DEFINE_float("initial-density", d["initial_density"],
+                       "channel: starting density with --densify-every (default 0.01)",
+                       flag_values=fv)
+    flags.DEFINE_float("densify-factor", d["densify_factor"],
+                       "channel: density multiplier per densification step", flag_values=fv)
     flags.DEFINE_integer("seed", d["seed"], "random seed", flag_values=fv)
     flags.DEFINE_integer("take", d["take"], "train on the first N examples only",
                          flag_values=fv)

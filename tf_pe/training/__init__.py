@@ -1,5 +1,6 @@
 """Training runs: configuration, methods, and the run itself (`tf-pe train`)."""
 
+from tf_pe.training import channel  # noqa: F401  (registers method "channel")
 from tf_pe.training.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from tf_pe.training.methods import (
     Method,

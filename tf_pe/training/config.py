@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from tf_pe.sparsity.patterns import PATTERNS
+
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine", "step")
 
@@ -30,6 +32,15 @@ class TrainConfig:
             Defaults to 1.
         depth_multiplier: the zoo's width multiplier (parameter fraction of
             hidden layers, Changpinyo et al. 2017). Defaults to 1.
+        pattern: connection pattern of method "channel", one of
+            `tf_pe.sparsity.patterns.PATTERNS`. Defaults to `"random"`.
+        densify_every: method "channel": double the connections every this many
+            steps (incremental training, Changpinyo et al. 2017), from
+            `initial_density` up to `density`. Defaults to None (no densification).
+        initial_density: the starting density when densifying, in (0, density].
+            Defaults to None (0.01, the paper's, when `densify_every` is set).
+        densify_factor: the multiplier of each densification step, > 1.
+            Defaults to 2.
         seed: seeds weights, masks and data order. Defaults to 0.
         take: train on only the first `take` examples (quick runs). Defaults
             to None (all).
@@ -51,6 +62,10 @@ class TrainConfig:
     momentum: float = 0.9
     density: float = 1.0
     depth_multiplier: float = 1.0
+    pattern: str = "random"
+    densify_every: int | None = None
+    initial_density: float | None = None
+    densify_factor: float = 2.0
     seed: int = 0
     take: int | None = None
     eval_take: int | None = None
@@ -75,6 +90,18 @@ class TrainConfig:
             raise ValueError(f"`density` must be in (0, 1], got {self.density}.")
         if not self.depth_multiplier > 0:
             raise ValueError(f"`depth_multiplier` must be > 0, got {self.depth_multiplier}.")
+        _check_choice("pattern", self.pattern, PATTERNS)
+        if self.densify_every is not None:
+            _check_positive_int("densify_every", self.densify_every)
+        if self.initial_density is not None:
+            if self.densify_every is None:
+                raise ValueError("`initial_density` needs `densify_every` (the period of "
+                                 "densification); without it the density is `density`.")
+            if not 0 < self.initial_density <= self.density:
+                raise ValueError(f"`initial_density` must be in (0, density={self.density}], "
+                                 f"got {self.initial_density}.")
+        if not self.densify_factor > 1:
+            raise ValueError(f"`densify_factor` must be > 1, got {self.densify_factor}.")
         if not self.out:
             raise ValueError("`out` must be a directory path, got an empty string.")
 
