@@ -1,12 +1,13 @@
 import pytest
 
 from tf_pe import bench, cli
+from tf_pe._registry import Registry
 from tf_pe.bench import registry
 
 
 @pytest.fixture
 def fake_benchmark(monkeypatch):
-    monkeypatch.setattr(registry, "_BENCHMARKS", {})
+    monkeypatch.setattr(registry, "_BENCHMARKS", Registry("benchmark"))
     runs = []
     bench.register_benchmark(bench.Benchmark("fake", "a test", runs.append))
     return runs

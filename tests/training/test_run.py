@@ -5,6 +5,7 @@ import json
 import keras
 import pytest
 
+from tf_pe._registry import Registry
 from tf_pe.training import Method, TrainConfig, methods, train
 
 
@@ -25,7 +26,10 @@ class Interrupt(keras.callbacks.Callback):
 
 @pytest.fixture
 def interrupting_method(monkeypatch):
-    monkeypatch.setattr(methods, "_METHODS", dict(methods._METHODS))
+    fresh = Registry("method")
+    for name in methods.available_methods():
+        fresh.register(name, methods.get_method(name))
+    monkeypatch.setattr(methods, "_METHODS", fresh)
 
     def build(config, input_shape, num_classes):
         model, callbacks = methods.get_method("dense").build(config, input_shape, num_classes)

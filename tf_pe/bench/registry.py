@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from tf_pe._registry import Registry
+
 
 @dataclasses.dataclass(frozen=True)
 class BenchOptions:
@@ -44,7 +46,7 @@ class Benchmark:
     run: Callable[[BenchOptions], dict]
 
 
-_BENCHMARKS: dict[str, Benchmark] = {}
+_BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
 
 
 def register_benchmark(benchmark: Benchmark) -> Benchmark:
@@ -53,15 +55,12 @@ def register_benchmark(benchmark: Benchmark) -> Benchmark:
     Raises:
         ValueError: if the name is taken.
     """
-    if benchmark.name in _BENCHMARKS:
-        raise ValueError(f"Benchmark {benchmark.name!r} is already registered.")
-    _BENCHMARKS[benchmark.name] = benchmark
-    return benchmark
+    return _BENCHMARKS.register(benchmark.name, benchmark)
 
 
 def available_benchmarks() -> list[str]:
     """Returns the registered benchmark names."""
-    return sorted(_BENCHMARKS)
+    return _BENCHMARKS.names()
 
 
 def get_benchmark(name: str) -> Benchmark:
@@ -70,7 +69,4 @@ def get_benchmark(name: str) -> Benchmark:
     Raises:
         ValueError: for an unknown name, listing the valid ones.
     """
-    if name not in _BENCHMARKS:
-        choices = ", ".join(available_benchmarks()) or "(none yet)"
-        raise ValueError(f"`benchmark` must be one of {choices}; got {name!r}.")
-    return _BENCHMARKS[name]
+    return _BENCHMARKS.get(name)

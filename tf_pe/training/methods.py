@@ -13,6 +13,7 @@ from collections.abc import Callable
 import keras
 
 from tf_pe import models
+from tf_pe._registry import Registry
 from tf_pe.training.config import TrainConfig
 
 BuildFn = Callable[[TrainConfig, tuple, int], tuple[keras.Model, list[keras.callbacks.Callback]]]
@@ -35,7 +36,7 @@ class Method:
     uses_density: bool = True
 
 
-_METHODS: dict[str, Method] = {}
+_METHODS: Registry[Method] = Registry("method")
 
 
 def register_method(method: Method) -> Method:
@@ -44,15 +45,12 @@ def register_method(method: Method) -> Method:
     Raises:
         ValueError: if the name is taken.
     """
-    if method.name in _METHODS:
-        raise ValueError(f"Method {method.name!r} is already registered.")
-    _METHODS[method.name] = method
-    return method
+    return _METHODS.register(method.name, method)
 
 
 def available_methods() -> list[str]:
     """Returns the registered method names."""
-    return sorted(_METHODS)
+    return _METHODS.names()
 
 
 def get_method(name: str) -> Method:
@@ -61,10 +59,7 @@ def get_method(name: str) -> Method:
     Raises:
         ValueError: for an unknown name, listing the valid ones.
     """
-    if name not in _METHODS:
-        raise ValueError(
-            f"`method` must be one of {', '.join(available_methods())}; got {name!r}.")
-    return _METHODS[name]
+    return _METHODS.get(name)
 
 
 def _build_dense(config: TrainConfig, input_shape: tuple, num_classes: int):
