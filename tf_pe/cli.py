@@ -63,6 +63,27 @@ def _train_flags(defaults) -> flags.FlagValues:
                        flag_values=fv)
     flags.DEFINE_float("densify-factor", d["densify_factor"],
                        "channel: density multiplier per densification step", flag_values=fv)
+    flags.DEFINE_enum("distribution", d["distribution"], ["uniform", "erk"],
+                      "dsr/static/set: initial per-layer densities", flag_values=fv)
+    flags.DEFINE_boolean("keep-first-dense", d["keep_first_dense"],
+                         "dsr/static/set/gmp: leave the first layer dense", flag_values=fv)
+    flags.DEFINE_boolean("keep-last-dense", d["keep_last_dense"],
+                         "dsr/static/set/gmp: leave the last layer dense", flag_values=fv)
+    flags.DEFINE_integer("reparam-period", d["reparam_period"],
+                         "dsr/set/gmp: steps between mask updates", flag_values=fv)
+    flags.DEFINE_float("prune-fraction", d["prune_fraction"],
+                       "dsr: target pruned per step / active weights (0.02); set: zeta (0.1)",
+                       flag_values=fv)
+    flags.DEFINE_float("initial-threshold", d["initial_threshold"],
+                       "dsr: initial global threshold H", flag_values=fv)
+    flags.DEFINE_enum("granularity", d["granularity"], ["weight", "channel"],
+                      "dsr/set/gmp: prune single weights or whole kernel slices",
+                      flag_values=fv)
+    flags.DEFINE_float("prune-end", d["prune_end"],
+                       "gmp: fraction of training at which --density is reached",
+                       flag_values=fv)
+    flags.DEFINE_string("log-dir", d["log_dir"], "TensorBoard dir for mask-update summaries",
+                        flag_values=fv)
     flags.DEFINE_integer("seed", d["seed"], "random seed", flag_values=fv)
     flags.DEFINE_integer("take", d["take"], "train on the first N examples only",
                          flag_values=fv)

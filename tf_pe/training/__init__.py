@@ -1,6 +1,9 @@
 """Training runs: configuration, methods, and the run itself (`tf-pe train`)."""
 
-from tf_pe.training import channel  # noqa: F401  (registers method "channel")
+from tf_pe.training import (
+    channel,  # noqa: F401  (registers method "channel")
+    reparam,  # noqa: F401  (registers dsr, static, set, gmp)
+)
 from tf_pe.training.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig
 from tf_pe.training.methods import (
     Method,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from tf_pe.sparsity.distributions import DISTRIBUTIONS
 from tf_pe.sparsity.patterns import PATTERNS
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -41,6 +42,24 @@ class TrainConfig:
             Defaults to None (0.01, the paper's, when `densify_every` is set).
         densify_factor: the multiplier of each densification step, > 1.
             Defaults to 2.
+        distribution: initial per-layer densities of the masked methods (dsr,
+            static, set), one of `tf_pe.sparsity.distributions.DISTRIBUTIONS`.
+            Defaults to `"uniform"`.
+        keep_first_dense: masked methods leave the first layer dense.
+            Defaults to False.
+        keep_last_dense: masked methods leave the last layer dense.
+            Defaults to False.
+        reparam_period: steps between mask updates of dsr, set and gmp, >= 1.
+            Defaults to 100.
+        prune_fraction: dsr: the target pruned per step as a fraction of the
+            active weights; set: the fraction `zeta` of each layer replaced per
+            step; in (0, 1). Defaults to None (0.02 for dsr, 0.1 for set).
+        initial_threshold: dsr's initial global threshold H, > 0. Defaults to 1e-3.
+        granularity: `"weight"` or `"channel"` (whole kernel slices) for the
+            masked methods. Defaults to `"weight"`.
+        prune_end: gmp reaches `density` at this fraction of training, in
+            (0, 1]. Defaults to 0.75.
+        log_dir: TensorBoard log dir for mask-update summaries. Defaults to None.
         seed: seeds weights, masks and data order. Defaults to 0.
         take: train on only the first `take` examples (quick runs). Defaults
             to None (all).
@@ -66,6 +85,15 @@ class TrainConfig:
     densify_every: int | None = None
     initial_density: float | None = None
     densify_factor: float = 2.0
+    distribution: str = "uniform"
+    keep_first_dense: bool = False
+    keep_last_dense: bool = False
+    reparam_period: int = 100
+    prune_fraction: float | None = None
+    initial_threshold: float = 1e-3
+    granularity: str = "weight"
+    prune_end: float = 0.75
+    log_dir: str | None = None
     seed: int = 0
     take: int | None = None
     eval_take: int | None = None
@@ -102,6 +130,15 @@ class TrainConfig:
                                  f"got {self.initial_density}.")
         if not self.densify_factor > 1:
             raise ValueError(f"`densify_factor` must be > 1, got {self.densify_factor}.")
+        _check_choice("distribution", self.distribution, DISTRIBUTIONS)
+        _check_choice("granularity", self.granularity, ("weight", "channel"))
+        _check_positive_int("reparam_period", self.reparam_period)
+        if self.prune_fraction is not None and not 0 < self.prune_fraction < 1:
+            raise ValueError(f"`prune_fraction` must be in (0, 1), got {self.prune_fraction}.")
+        if not self.initial_threshold > 0:
+            raise ValueError(f"`initial_threshold` must be > 0, got {self.initial_threshold}.")
+        if not 0 < self.prune_end <= 1:
+            raise ValueError(f"`prune_end` must be in (0, 1], got {self.prune_end}.")
         if not self.out:
             raise ValueError("`out` must be a directory path, got an empty string.")
 
