@@ -1,5 +1,6 @@
 """Experiment runners behind `tf-pe benchmark NAME`."""
 
+from tf_pe.bench import channel  # noqa: F401  (registers "channel")
 from tf_pe.bench.registry import (
     Benchmark,
     BenchOptions,
