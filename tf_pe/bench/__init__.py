@@ -1,6 +1,9 @@
 """Experiment runners behind `tf-pe benchmark NAME`."""
 
-from tf_pe.bench import channel  # noqa: F401  (registers "channel")
+from tf_pe.bench import (
+    channel,  # noqa: F401  (registers "channel")
+    dsr,  # noqa: F401  (registers "dsr")
+)
 from tf_pe.bench.registry import (
     Benchmark,
     BenchOptions,
