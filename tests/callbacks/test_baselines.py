@@ -103,3 +103,13 @@ def test_gmp_keeps_the_largest_weights():
 def test_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_gmp_per_layer_final_densities():
+    model = model_at(1.0)
+    gmp = GradualMagnitudePruning(final_density={"conv": 0.5, "fc": 0.1}, end_step=4, period=2)
+    model.fit(X, Y, batch_size=8, epochs=1, callbacks=[gmp], verbose=0)
+    assert counts(model) == [36, round(0.1 * 256)]
+    with pytest.raises(ValueError, match="`final_density` has no density for layers"):
+        model_at(1.0).fit(X, Y, epochs=1, verbose=0, callbacks=[
+            GradualMagnitudePruning(final_density={"conv": 0.5}, end_step=4)])

@@ -66,3 +66,11 @@ def test_cli_dsr_run_writes_report_and_history(tmp_path, fashion_data_dir, capsy
     assert np.isfinite(record["metrics"]["history"]["reparam_threshold"][0])
     assert record["summary"]["total"]["active"] == reparam["summary"]["active"] + 410
     assert list((tmp_path / "tb").iterdir())
+
+
+def test_gmp_ends_at_the_per_layer_densities_of_the_sparse_methods(tmp_path):
+    _, callbacks = build("gmp", density=0.05, distribution="erk", out=str(tmp_path))
+    static, _ = build("static", density=0.05, distribution="erk", out=str(tmp_path))
+    expected = {layer.name: float(layer.mask.numpy().mean())
+                for layer in find_sparse_layers(static)}
+    assert callbacks[0].final_density == expected

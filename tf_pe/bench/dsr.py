@@ -3,8 +3,9 @@
 Fashion-MNIST, LeNet-300-100 and LeNet-5 at 90%, 95% and 98% sparsity, the same
 number of epochs for every method: DSR (Mostafa & Wang, ICML 2019) vs static
 sparse vs SET vs gradual magnitude pruning from dense (all on the same masked
-layers) vs a thin dense network (the zoo's `depth_multiplier`, chosen so that its
-parameter count matches the sparse networks'), plus the Model Optimization
+layers, with the same ERK per-layer densities) vs a thin dense network (the
+zoo's `depth_multiplier`, chosen so that its parameter count matches the sparse
+networks'), plus the Model Optimization
 Toolkit's `prune_low_magnitude` when `tensorflow-model-optimization` and
 `tf-keras` are installed (run in its own process, see `tfmot_prune.py`).
 
@@ -43,15 +44,18 @@ class Settings:
     take: int | None = 30_000
     eval_take: int | None = None
     batch_size: int = 128
+    distribution: str = "erk"
     reparam_period: int = 100
     dsr_prune_fraction: float = 0.05
     set_zeta: float = 0.1
+    gmp_period: int = 10
+    gmp_end: float = 0.5
     tfmot: bool = True
 
 
 FULL = Settings()
 QUICK = Settings(models=("lenet_300_100",), densities=(0.05,), epochs=1, take=256,
-                 eval_take=256, batch_size=64, reparam_period=2, tfmot=False)
+                 eval_take=256, batch_size=64, reparam_period=2, gmp_period=2, tfmot=False)
 
 
 def thin_multiplier(model: str, active: int, input_shape=(28, 28, 1)) -> float:
@@ -94,7 +98,8 @@ def _tfmot_row(s: Settings, model: str, density: float, out: str, options) -> di
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
     args = [sys.executable, "-m", "tf_pe.bench.tfmot_prune", f"--model={model}",
             f"--density={density}", f"--epochs={s.epochs}", f"--batch-size={s.batch_size}",
-            f"--seed={options.seed}", f"--out={out}", f"--prune-period={s.reparam_period}"]
+            f"--seed={options.seed}", f"--out={out}", f"--prune-period={s.gmp_period}",
+            f"--prune-end={s.gmp_end}", f"--distribution={s.distribution}"]
     args += [f"--take={s.take}"] if s.take else []
     args += [f"--eval-take={s.eval_take}"] if s.eval_take else []
     args += [f"--data-dir={options.data_dir}"] if options.data_dir else []
@@ -134,7 +139,10 @@ def run(options: BenchOptions, settings: Settings | None = None) -> dict:
                     config = TrainConfig(model=model, method="dense", depth_multiplier=alpha,
                                          out=out, **common)
                 else:
-                    extra = {"reparam_period": s.reparam_period}
+                    extra = {"reparam_period": s.reparam_period,
+                             "distribution": s.distribution}
+                    if method == "gmp":
+                        extra.update(reparam_period=s.gmp_period, prune_end=s.gmp_end)
                     if method == "dsr":
                         extra["prune_fraction"] = s.dsr_prune_fraction
                     if method == "set":

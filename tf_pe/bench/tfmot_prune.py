@@ -2,10 +2,12 @@
 
 tfmot 0.8 only prunes `tf_keras` (Keras 2) models, so this script runs with
 `TF_USE_LEGACY_KERAS=1` and builds the same LeNets in `tf_keras`:
-`prune_low_magnitude` with `PolynomialDecay` from 0 to `1 - density` sparsity
-(cubic, ending at 75% of training, updated every `--prune-period` steps), on every
-Dense and Conv2D kernel, with the optimizer, learning-rate schedule, data and
-epochs of `tf-pe train`. Writes `tfmot.json` (one row of the benchmark table):
+`prune_low_magnitude` with `PolynomialDecay` from 0 to the final sparsity (cubic,
+ending at `--prune-end` of training, updated every `--prune-period` steps) on every
+Dense and Conv2D kernel, each layer pruned to its density under `--distribution`
+(`tf_pe.sparsity.distributions`: uniform, or ERK as the other sparse methods of the
+benchmark), with the optimizer, learning-rate schedule, data and epochs of
+`tf-pe train`. Writes `tfmot.json` (one row of the benchmark table):
 
     TF_USE_LEGACY_KERAS=1 python -m tf_pe.bench.tfmot_prune --model=lenet5 \
         --density=0.05 --epochs=3 --out=runs/tfmot
@@ -28,6 +30,8 @@ flags.DEFINE_integer("batch-size", 128, "batch size")
 flags.DEFINE_integer("take", None, "train on the first N examples")
 flags.DEFINE_integer("eval-take", None, "evaluate on the first N test examples")
 flags.DEFINE_integer("prune-period", 100, "steps between pruning updates")
+flags.DEFINE_float("prune-end", 0.75, "fraction of training at which pruning ends")
+flags.DEFINE_enum("distribution", "uniform", ["uniform", "erk"], "per-layer densities")
 flags.DEFINE_integer("seed", 0, "seed")
 flags.DEFINE_string("data-dir", None, "tensorflow-datasets data dir")
 flags.DEFINE_string("out", "runs/tfmot", "output directory")
@@ -78,6 +82,7 @@ def main(argv):
     import tf_keras as keras
 
     from tf_pe import data
+    from tf_pe.sparsity.distributions import layer_densities
 
     tf.keras.utils.set_random_seed(FLAGS.seed)
     train_ds = data.load("fashion_mnist", "train", FLAGS["batch-size"].value,
@@ -87,12 +92,23 @@ def main(argv):
                         take=FLAGS["eval-take"].value)
     n_train = min(60_000, FLAGS.take or 60_000)
     steps = math.ceil(n_train / FLAGS["batch-size"].value) * FLAGS.epochs
-    end = max(1, round(0.75 * steps))
-    schedule = tfmot.sparsity.keras.PolynomialDecay(
-        initial_sparsity=0.0, final_sparsity=1 - FLAGS.density, begin_step=0, end_step=end,
-        frequency=min(FLAGS["prune-period"].value, end))
-    model = tfmot.sparsity.keras.prune_low_magnitude(build(keras, FLAGS.model),
-                                                     pruning_schedule=schedule)
+    end = max(1, round(FLAGS["prune-end"].value * steps))
+    base = build(keras, FLAGS.model)
+    prunable = [layer for layer in base.layers if hasattr(layer, "kernel")]
+    densities = dict(zip(
+        [layer.name for layer in prunable],
+        layer_densities([tuple(layer.kernel.shape) for layer in prunable], FLAGS.density,
+                        FLAGS.distribution), strict=True))
+
+    def prune(layer):
+        if layer.name not in densities:
+            return layer.__class__.from_config(layer.get_config())
+        schedule = tfmot.sparsity.keras.PolynomialDecay(
+            initial_sparsity=0.0, final_sparsity=1 - densities[layer.name], begin_step=0,
+            end_step=end, frequency=min(FLAGS["prune-period"].value, end))
+        return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+
+    model = keras.models.clone_model(base, clone_function=prune)
     lr = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=steps)
     model.compile(keras.optimizers.Adam(lr),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -107,6 +123,7 @@ def main(argv):
     _, accuracy = stripped.evaluate(test_ds, verbose=0)
     row = {"model": FLAGS.model, "method": "tfmot", "density": FLAGS.density,
            "accuracy": float(accuracy), "fit_s": fit_s, "out": FLAGS.out,
+           "distribution": FLAGS.distribution, "layer_densities": densities,
            "versions": {"tfmot": tfmot.__version__, "tf_keras": keras.__version__},
            **count(stripped)}
     os.makedirs(FLAGS.out, exist_ok=True)

@@ -75,7 +75,9 @@ class GradualMagnitudePruning(MaskUpdateCallback):
     """Prunes from dense to `final_density` on Zhu & Gupta's cubic schedule.
 
     Args:
-        final_density: `1 - s_f`, the density every masked layer ends at, in (0, 1].
+        final_density: `1 - s_f`, the density every masked layer ends at, in
+            (0, 1]; or a dict mapping layer names to their final densities (for
+            example the ERK densities of `tf_pe.sparsity.distributions`).
         end_step: `t_1`, the step at which the final density is reached, >= 1.
         begin_step: `t_0`, >= 0 and < `end_step`. Defaults to 0.
         initial_density: `1 - s_i`, in (0, 1]. Defaults to 1.
@@ -91,13 +93,15 @@ class GradualMagnitudePruning(MaskUpdateCallback):
 
     name = "GMP"
 
-    def __init__(self, final_density: float, end_step: int, begin_step: int = 0,
+    def __init__(self, final_density: float | dict[str, float], end_step: int,
+                 begin_step: int = 0,
                  initial_density: float = 1.0, period: Period = 100,
                  granularity: str = "weight", log_dir: str | None = None,
                  record_path: str | None = None, verbose: bool = False):
         super().__init__(period, None, granularity, log_dir, record_path, verbose)
-        for name, value in (("final_density", final_density),
-                            ("initial_density", initial_density)):
+        finals = final_density.values() if isinstance(final_density, dict) else [final_density]
+        for name, value in [*(("final_density", v) for v in finals),
+                            ("initial_density", initial_density)]:
             if not 0 < value <= 1:
                 raise ValueError(f"`{name}` must be in (0, 1], got {value!r}.")
         if isinstance(end_step, bool) or not isinstance(end_step, int) or end_step < 1:
@@ -106,15 +110,29 @@ class GradualMagnitudePruning(MaskUpdateCallback):
                 0 <= begin_step < end_step):
             raise ValueError(
                 f"`begin_step` must be an integer in [0, end_step), got {begin_step!r}.")
-        self.final_density = float(final_density)
+        self.final_density = (dict(final_density) if isinstance(final_density, dict)
+                              else float(final_density))
         self.initial_density = float(initial_density)
         self.begin_step = begin_step
         self.end_step = end_step
 
-    def density_at(self, step: int) -> float:
-        """The scheduled density at `step` (Zhu & Gupta's cubic)."""
+    def setup(self, layers):
+        if isinstance(self.final_density, dict):
+            missing = {layer.name for layer in layers} - set(self.final_density)
+            if missing:
+                raise ValueError(f"`final_density` has no density for layers {sorted(missing)}.")
+
+    def final_density_of(self, name: str) -> float:
+        """The final density of the layer called `name`."""
+        if isinstance(self.final_density, dict):
+            return self.final_density[name]
+        return self.final_density
+
+    def density_at(self, step: int, name: str | None = None) -> float:
+        """The scheduled density at `step` (Zhu & Gupta's cubic) of layer `name`
+        (any layer when `final_density` is one number)."""
         frac = min(max((step - self.begin_step) / (self.end_step - self.begin_step), 0.0), 1.0)
-        s_i, s_f = 1 - self.initial_density, 1 - self.final_density
+        s_i, s_f = 1 - self.initial_density, 1 - self.final_density_of(name)
         return 1 - (s_f + (s_i - s_f) * (1 - frac) ** 3)
 
     def force_update(self, last, step):
@@ -122,11 +140,11 @@ class GradualMagnitudePruning(MaskUpdateCallback):
 
     def update(self, step, kernels):
         if step < self.begin_step:
-            return {"pruned": 0, "regrown": 0, "target_density": 1.0}
-        density = self.density_at(step)
+            return {"pruned": 0, "regrown": 0}
         pruned = 0
         for k in kernels:
+            density = self.density_at(step, k.layer.name)
             keep = min(int(k.active.sum()), max(1, round(density * k.units)))
             p, _ = k.write(_keep_largest(k, keep), self.model.optimizer)
             pruned += p
-        return {"pruned": pruned, "regrown": 0, "target_density": density}
+        return {"pruned": pruned, "regrown": 0}

@@ -27,6 +27,7 @@ import os
 from tf_pe import data, models
 from tf_pe.callbacks.baselines import SET, GradualMagnitudePruning
 from tf_pe.callbacks.reparam import DynamicSparseReparam
+from tf_pe.sparsity import find_sparse_layers
 from tf_pe.training.config import TrainConfig
 from tf_pe.training.methods import Method, register_method
 
@@ -83,15 +84,18 @@ def build_set(config, input_shape, num_classes):
 
 
 def build_gmp(config, input_shape, num_classes):
-    """Dense masked layers pruned to `density` by `GradualMagnitudePruning`.
-
-    With `keep_first_dense`/`keep_last_dense` those layers stay unmasked and the
-    others are pruned to `density` each (Zhu & Gupta prune every layer to the
-    same sparsity).
+    """Dense masked layers pruned by `GradualMagnitudePruning` to the per-layer
+    densities the other masked methods start from (`density`, `distribution`,
+    `keep_first_dense`, `keep_last_dense`), so that all end with the same layers
+    and parameter counts. With the uniform distribution every layer ends at
+    `density`, as in Zhu & Gupta.
     """
+    target = masked_model(config, input_shape, num_classes, config.density)
+    finals = {layer.name: float(layer.mask.numpy().mean())
+              for layer in find_sparse_layers(target)}
     model = masked_model(config, input_shape, num_classes, 1.0)
     end = max(1, round(config.prune_end * total_steps(config)))
-    callback = GradualMagnitudePruning(final_density=config.density, end_step=end,
+    callback = GradualMagnitudePruning(final_density=finals, end_step=end,
                                        period=min(config.reparam_period, end),
                                        **_common(config))
     return model, [callback]
