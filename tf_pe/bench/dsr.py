@@ -196,7 +196,7 @@ def checks(rows: list[dict]) -> dict:
 def table(rows: list[dict]) -> str:
     """The results as a Markdown table."""
     lines = ["| model | sparsity | method | test accuracy | active params | eff. MACs | "
-             "fit time | DSR step share |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+             "fit time | mask-update share |", "|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "accuracy" not in r:
             lines.append(f"| {r['model']} | {100 * r['sparsity']:.0f}% | {r['method']} | "
