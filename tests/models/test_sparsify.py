@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tests.sparsity.fakes import FakeMaskedDense
+from tf_pe._registry import Registry
 from tf_pe.models.sparsify import Converter, register_converter, sparsify
 from tf_pe.sparsity import find_sparse_layers
 
@@ -19,7 +20,7 @@ def _convert(layer, density, seed, **kwargs):
 
 @pytest.fixture(autouse=True)
 def fake_method(monkeypatch):
-    monkeypatch.setattr(sparsify_module, "_CONVERTERS", {})
+    monkeypatch.setattr(sparsify_module, "_CONVERTERS", Registry("method"))
     calls = []
 
     def convert(layer, density, seed, **kwargs):
@@ -90,5 +91,5 @@ def test_subclassed_model_is_refused():
 
 
 def test_register_twice_is_an_error():
-    with pytest.raises(ValueError, match="already has a converter"):
+    with pytest.raises(ValueError, match="already registered"):
         register_converter(Converter("fake", bool, _convert))

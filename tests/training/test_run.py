@@ -35,7 +35,7 @@ def interrupting_method(monkeypatch):
         model, callbacks = methods.get_method("dense").build(config, input_shape, num_classes)
         return model, [*callbacks, Interrupt(at=1)]
 
-    methods.register_method(Method("interrupted", "test", build, uses_density=False))
+    methods.register_method(Method("interrupted", "test", build))
 
 
 def test_interrupted_run_resumes_where_it_stopped(tmp_path, fashion_data_dir,

@@ -17,6 +17,8 @@ import keras
 # Keras 3 exports no public name for functional models; clone_model tests the same class.
 from keras.src.models.functional import Functional
 
+from tf_pe._registry import Registry
+
 
 @dataclasses.dataclass(frozen=True)
 class Converter:
@@ -43,7 +45,7 @@ class Converter:
     finalize: Callable[[keras.layers.Layer], None] | None = None
 
 
-_CONVERTERS: dict[str, Converter] = {}
+_CONVERTERS: Registry[Converter] = Registry("method")
 
 
 def register_converter(converter: Converter) -> Converter:
@@ -52,15 +54,12 @@ def register_converter(converter: Converter) -> Converter:
     Raises:
         ValueError: if the method already has one.
     """
-    if converter.method in _CONVERTERS:
-        raise ValueError(f"Method {converter.method!r} already has a converter.")
-    _CONVERTERS[converter.method] = converter
-    return converter
+    return _CONVERTERS.register(converter.method, converter)
 
 
 def sparsify_methods() -> list[str]:
     """Returns the methods `sparsify` accepts."""
-    return sorted(_CONVERTERS)
+    return _CONVERTERS.names()
 
 
 def _excluder(exclude) -> Callable[[keras.layers.Layer], bool]:
@@ -102,9 +101,7 @@ def sparsify(model: keras.Model, method: str = "channel", density: float = 0.1, 
             `exclude`, a name in `exclude` that is not in the model, or a model
             that is not Sequential or functional.
     """
-    if method not in _CONVERTERS:
-        choices = ", ".join(sparsify_methods()) or "(none registered)"
-        raise ValueError(f"`method` must be one of {choices}; got {method!r}.")
+    converter = _CONVERTERS.get(method)
     if not 0 < density <= 1:
         raise ValueError(f"`density` must be in (0, 1], got {density}.")
     if not isinstance(model, keras.Sequential | Functional):
@@ -116,7 +113,6 @@ def sparsify(model: keras.Model, method: str = "channel", density: float = 0.1, 
         if missing:
             raise ValueError(f"`exclude` names layers not in the model: {sorted(missing)}.")
     excluded = _excluder(exclude)
-    converter = _CONVERTERS[method]
     pairs: list[tuple[keras.layers.Layer, keras.layers.Layer]] = []
     planned: dict[int, float | None] = {}
     converted: set[int] = set()

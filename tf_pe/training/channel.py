@@ -68,4 +68,5 @@ register_method(Method(
     description="channel-sparse convolutions (Changpinyo et al. 2017), --density, --pattern, "
                 "optional incremental training with --densify-every",
     build=build_channel,
+    options=("density", "pattern", "densify_every", "initial_density", "densify_factor"),
 ))

@@ -27,13 +27,16 @@ class Method:
         name: the `--method` name.
         description: one line for `--help`.
         build: `build(config, input_shape, num_classes) -> (model, callbacks)`.
-        uses_density: whether `config.density` means anything to this method.
+        options: the method-specific `TrainConfig` fields this method reads
+            (for example `"density"`). A run that sets a field that some method
+            reads but this one does not is refused, so that no flag is silently
+            ignored.
     """
 
     name: str
     description: str
     build: BuildFn
-    uses_density: bool = True
+    options: tuple[str, ...] = ()
 
 
 _METHODS: Registry[Method] = Registry("method")
@@ -62,6 +65,26 @@ def get_method(name: str) -> Method:
     return _METHODS.get(name)
 
 
+def check_options(method: Method, config: TrainConfig) -> None:
+    """Refuses method-specific settings that `method` would ignore.
+
+    Raises:
+        ValueError: naming the first field that differs from its default while
+            `method` does not read it.
+    """
+    defaults = TrainConfig()
+    specific = {o for name in available_methods() for o in get_method(name).options}
+    for field in sorted(specific - set(method.options)):
+        value = getattr(config, field)
+        if value != getattr(defaults, field):
+            raise ValueError(f"`{field}`={value!r} has no effect with method {method.name!r}; "
+                             f"methods that use it: {', '.join(_users(field))}.")
+
+
+def _users(field: str) -> list[str]:
+    return [name for name in available_methods() if field in get_method(name).options]
+
+
 def _build_dense(config: TrainConfig, input_shape: tuple, num_classes: int):
     model = models.get(config.model, input_shape=input_shape, num_classes=num_classes,
                        depth_multiplier=config.depth_multiplier)
@@ -72,5 +95,4 @@ register_method(Method(
     name="dense",
     description="the zoo model as it is (a thin dense baseline with --depth-multiplier < 1)",
     build=_build_dense,
-    uses_density=False,
 ))

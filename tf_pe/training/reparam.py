@@ -101,10 +101,17 @@ def build_gmp(config, input_shape, num_classes):
     return model, [callback]
 
 
-for _name, _build, _text in [
-    ("dsr", build_dsr, "dynamic sparse reparameterization (Mostafa & Wang 2019), --density"),
-    ("static", build_static, "static sparse masks at --density (no reparameterization)"),
-    ("set", build_set, "SET: per-layer magnitude prune, random regrow (Mocanu et al. 2018)"),
-    ("gmp", build_gmp, "gradual magnitude pruning from dense to --density (Zhu & Gupta 2017)"),
+_MASKED = ("density", "distribution", "keep_first_dense", "keep_last_dense", "granularity")
+_UPDATES = ("reparam_period", "log_dir")
+
+for _name, _build, _text, _options in [
+    ("dsr", build_dsr, "dynamic sparse reparameterization (Mostafa & Wang 2019), --density",
+     (*_MASKED, *_UPDATES, "prune_fraction", "initial_threshold")),
+    ("static", build_static, "static sparse masks at --density (no reparameterization)",
+     _MASKED),
+    ("set", build_set, "SET: per-layer magnitude prune, random regrow (Mocanu et al. 2018)",
+     (*_MASKED, *_UPDATES, "prune_fraction")),
+    ("gmp", build_gmp, "gradual magnitude pruning from dense to --density (Zhu & Gupta 2017)",
+     (*_MASKED, *_UPDATES, "prune_end")),
 ]:
-    register_method(Method(name=_name, description=_text, build=_build))
+    register_method(Method(name=_name, description=_text, build=_build, options=_options))

@@ -11,7 +11,7 @@ import keras
 from tf_pe import data, models
 from tf_pe.sparsity import summary
 from tf_pe.training.config import TrainConfig
-from tf_pe.training.methods import get_method
+from tf_pe.training.methods import check_options, get_method
 from tf_pe.training.optim import make_optimizer
 from tf_pe.training.record import RECORD_NAME, EpochTimer, versions, write_json
 
@@ -31,11 +31,7 @@ def check_config(config: TrainConfig) -> None:
         raise ValueError(
             f"`dataset` must be one of {', '.join(data.available())}; "
             f"got {config.dataset!r}.")
-    method = get_method(config.method)
-    if not method.uses_density and config.density != 1.0:
-        raise ValueError(
-            f"`density`={config.density} has no effect with method {method.name!r}; "
-            "choose a sparse method or leave density at 1.")
+    check_options(get_method(config.method), config)
 
 
 def prepare_out_dir(out: str) -> None:
@@ -107,7 +103,7 @@ def _fit_and_save(config: TrainConfig, record: dict, verbose, say) -> None:
     if config.take is not None:
         n_train = min(n_train, config.take)
     steps_per_epoch = math.ceil(n_train / config.batch_size)
-    model, callbacks = get_method(config.method).build(
+    model, method_callbacks = get_method(config.method).build(
         config, tuple(info.input_shape), info.num_classes)
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch * config.epochs),
@@ -116,7 +112,7 @@ def _fit_and_save(config: TrainConfig, record: dict, verbose, say) -> None:
     )
     timer = EpochTimer()
     callbacks = [
-        *callbacks,
+        *method_callbacks,
         timer,
         keras.callbacks.CSVLogger(os.path.join(config.out, "history.csv")),
         keras.callbacks.BackupAndRestore(os.path.join(config.out, "backup")),
@@ -144,8 +140,21 @@ def _fit_and_save(config: TrainConfig, record: dict, verbose, say) -> None:
         summary=stats.to_dict(),
         timings=timings,
         files={"model": MODEL_NAME, "history": "history.csv"},
+        callbacks=_callback_reports(method_callbacks),
     )
     say(f"Test accuracy: {test_accuracy:.4f} (loss {test_loss:.4f}); "
         f"{stats.total.active:,} active parameters, "
         f"{stats.total.effective_macs or 0:,} effective MACs per example. "
         f"Wrote {model_path} and {RECORD_NAME}.")
+
+
+def _callback_reports(callbacks) -> dict:
+    """What the method's structure-changing callbacks report (see
+    `tf_pe.callbacks.MaskUpdateCallback.summary`), by class name."""
+    reports = {}
+    for callback in callbacks:
+        if callable(getattr(callback, "summary", None)) and callable(
+                getattr(callback, "report", None)):
+            reports[type(callback).__name__] = {"summary": callback.summary(),
+                                                "report": callback.report()}
+    return reports
