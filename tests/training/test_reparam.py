@@ -65,6 +65,8 @@ def test_cli_dsr_run_writes_report_and_history(tmp_path, fashion_data_dir, capsy
     assert record["metrics"]["history"]["reparam_steps"] == [4.0]
     assert np.isfinite(record["metrics"]["history"]["reparam_threshold"][0])
     assert record["summary"]["total"]["active"] == reparam["summary"]["active"] + 410
+    assert record["callbacks"]["DynamicSparseReparam"]["summary"] == reparam["summary"]
+    assert record["callbacks"]["DynamicSparseReparam"]["report"].startswith("DSR: 4 steps")
     assert list((tmp_path / "tb").iterdir())
 
 
