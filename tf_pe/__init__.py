@@ -1,6 +1,6 @@
 """tf_pe: train parameter-efficient CNNs directly in Keras 3 / TensorFlow."""
 
-from tf_pe import bench, callbacks, data, layers, models, sparsity, training
+from tf_pe import bench, callbacks, data, layers, models, prediction, sparsity, training
 from tf_pe.models import sparsify
 from tf_pe.sparsity import summary
 
@@ -13,6 +13,7 @@ __all__ = [
     "data",
     "layers",
     "models",
+    "prediction",
     "sparsify",
     "sparsity",
     "summary",
