@@ -84,6 +84,14 @@ def _train_flags(defaults) -> flags.FlagValues:
                        flag_values=fv)
     flags.DEFINE_string("log-dir", d["log_dir"], "TensorBoard dir for mask-update summaries",
                         flag_values=fv)
+    flags.DEFINE_float("learned-fraction", d["learned_fraction"],
+                       "predict: fraction of each predicted kernel that is learned (0.25)",
+                       flag_values=fv)
+    flags.DEFINE_string("dictionary", d["dictionary"],
+                        "predict: se, emp, emp2, randfixu, randcon, lowrank or ae; per layer "
+                        "joined by '-', e.g. se-emp (se)", flag_values=fv)
+    flags.DEFINE_integer("columns", d["columns"],
+                         "predict: columns of each predicted Dense layer (1)", flag_values=fv)
     flags.DEFINE_integer("seed", d["seed"], "random seed", flag_values=fv)
     flags.DEFINE_integer("take", d["take"], "train on the first N examples only",
                          flag_values=fv)

@@ -2,6 +2,7 @@
 
 from tf_pe.training import (
     channel,  # noqa: F401  (registers method "channel")
+    predict,  # noqa: F401  (registers method "predict")
     reparam,  # noqa: F401  (registers dsr, static, set, gmp)
 )
 from tf_pe.training.config import LR_SCHEDULES, OPTIMIZERS, TrainConfig

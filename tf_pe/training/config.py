@@ -60,6 +60,14 @@ class TrainConfig:
         prune_end: gmp reaches `density` at this fraction of training, in
             (0, 1]. Defaults to 0.75.
         log_dir: TensorBoard log dir for mask-update summaries. Defaults to None.
+        learned_fraction: method "predict": fraction of each predicted layer's
+            kernel that is learned, in (0, 1]. Defaults to None (0.25).
+        dictionary: method "predict": a dictionary name of
+            `tf_pe.prediction.DICTIONARIES`, or names joined by "-", one per
+            predicted layer in order (the last repeats), e.g. `"se-emp"`.
+            Defaults to None (`"se"`).
+        columns: method "predict": columns of each predicted Dense layer, >= 1.
+            Defaults to None (1).
         seed: seeds weights, masks and data order. Defaults to 0.
         take: train on only the first `take` examples (quick runs). Defaults
             to None (all).
@@ -94,6 +102,9 @@ class TrainConfig:
     granularity: str = "weight"
     prune_end: float = 0.75
     log_dir: str | None = None
+    learned_fraction: float | None = None
+    dictionary: str | None = None
+    columns: int | None = None
     seed: int = 0
     take: int | None = None
     eval_take: int | None = None
@@ -139,6 +150,7 @@ class TrainConfig:
             raise ValueError(f"`initial_threshold` must be > 0, got {self.initial_threshold}.")
         if not 0 < self.prune_end <= 1:
             raise ValueError(f"`prune_end` must be in (0, 1], got {self.prune_end}.")
+        _check_prediction(self)
         if not self.out:
             raise ValueError("`out` must be a directory path, got an empty string.")
 
@@ -155,3 +167,15 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 def _check_positive_int(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
+
+
+def _check_prediction(config: TrainConfig) -> None:
+    from tf_pe.prediction.dictionaries import DICTIONARIES
+
+    if config.learned_fraction is not None and not 0 < config.learned_fraction <= 1:
+        raise ValueError(f"`learned_fraction` must be in (0, 1], got {config.learned_fraction}.")
+    if config.dictionary is not None:
+        for name in config.dictionary.split("-"):
+            _check_choice("dictionary", name, tuple(DICTIONARIES))
+    if config.columns is not None:
+        _check_positive_int("columns", config.columns)
