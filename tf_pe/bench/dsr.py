@@ -139,8 +139,9 @@ def run(options: BenchOptions, settings: Settings | None = None) -> dict:
                     config = TrainConfig(model=model, method="dense", depth_multiplier=alpha,
                                          out=out, **common)
                 else:
-                    extra = {"reparam_period": s.reparam_period,
-                             "distribution": s.distribution}
+                    extra = {"distribution": s.distribution}
+                    if method in ("dsr", "set"):
+                        extra["reparam_period"] = s.reparam_period
                     if method == "gmp":
                         extra.update(reparam_period=s.gmp_period, prune_end=s.gmp_end)
                     if method == "dsr":
