@@ -46,6 +46,26 @@ def test_summary_command_prints_the_table(trained_run, capsys):
     assert tf_pe("summary", str(out / "model.keras")) == 0
 
 
+def test_compress_writes_a_smaller_model_and_report(trained_run, tmp_path, capsys):
+    _, out = trained_run
+    assert tf_pe("compress", str(out), "--epsilon=1", "--gamma=0.1", "--take=512",
+                 "--val-take=256", "--max-epochs=1", f"--out={tmp_path}") == 0
+    report = json.loads((tmp_path / "compress.json").read_text())
+    assert report["settings"]["epsilon"] == 1.0 and report["settings"]["order"] == "top_down"
+    import keras
+
+    small = keras.saving.load_model(tmp_path / "compressed.keras")
+    assert small.count_params() == report["after"]["params"] < 61_706
+    assert "[lre-amc] done" in capsys.readouterr().out
+
+
+def test_compress_rejects_bad_epsilon_before_work(trained_run, tmp_path, capsys):
+    _, out = trained_run
+    assert tf_pe("compress", str(out), "--epsilon=1.5", f"--out={tmp_path}") == 2
+    assert "`epsilon` must be in [0, 1]" in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -59,7 +79,9 @@ def test_summary_command_prints_the_table(trained_run, capsys):
         (["train", "--epochs=two"], "epochs"),
         (["train", "--no-such-flag"], "no-such-flag"),
         (["train", "extra"], "unexpected arguments"),
-        (["fly"], "unknown command 'fly'; choose one of train, benchmark, summary"),
+        (["fly"], "unknown command 'fly'; choose one of train, benchmark, summary, compress"),
+        (["compress"], "usage: tf-pe compress RUN_DIR"),
+        (["compress", "/nonexistent/run"], "no model.keras in '/nonexistent/run'"),
         (["summary"], "usage: tf-pe summary PATH"),
         (["summary", "/nonexistent/run"], "no saved model"),
     ],

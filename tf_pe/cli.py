@@ -18,6 +18,7 @@ commands:
   train      train a model (see `tf-pe train --help`)
   benchmark  run a published experiment: tf-pe benchmark NAME [--out=DIR] [--quick]
   summary    print parameters and MACs of a saved model: tf-pe summary PATH
+  compress   LRE-AMC: tf-pe compress RUN_DIR [--epsilon=0.05] [--order=top_down] [--out=DIR]
 """
 
 EXIT_USAGE = 2
@@ -177,7 +178,63 @@ def _summary(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "benchmark": _benchmark, "summary": _summary}
+def _compress(argv: list[str]) -> int:
+    fv = flags.FlagValues()
+    flags.DEFINE_float("epsilon", 0.05, "tolerated accuracy drop, in [0, 1]", flag_values=fv)
+    flags.DEFINE_string("order", "top_down", "top_down or round_robin", flag_values=fv)
+    flags.DEFINE_float("gamma", 0.75, "fraction of units one step keeps", flag_values=fv)
+    flags.DEFINE_boolean("adjust", True, "readjust the next layer (--noadjust: noAdj)",
+                         flag_values=fv)
+    flags.DEFINE_integer("max-epochs", 10, "distillation epochs per fine-tuning", flag_values=fv)
+    flags.DEFINE_float("learning-rate", 1e-4, "distillation learning rate", flag_values=fv)
+    flags.DEFINE_integer("take", None, "use the first N training examples", flag_values=fv)
+    flags.DEFINE_integer("val-take", 5000, "validation: the first N test examples",
+                         flag_values=fv)
+    flags.DEFINE_string("out", None, "output directory (default: RUN_DIR)", flag_values=fv)
+    rest = _parse(fv, argv)
+    if len(rest) != 2:
+        raise UserError("usage: tf-pe compress RUN_DIR [flags]")
+    run_dir = rest[1]
+    model_path = os.path.join(run_dir, "model.keras")
+    record_path = os.path.join(run_dir, "run.json")
+    for path in (model_path, record_path):
+        if not os.path.isfile(path):
+            raise UserError(f"no {os.path.basename(path)} in {run_dir!r} (a `tf-pe train` "
+                            "run directory)")
+    import json
+
+    import keras
+
+    from tf_pe import compression, data
+
+    with open(record_path) as f:
+        config = json.load(f).get("config", {})
+    out = fv["out"].value or run_dir
+    try:
+        compression.amc.check_arguments(fv["order"].value, fv["gamma"].value,
+                                        fv["epsilon"].value, 4.0, 0.75)
+        os.makedirs(out, exist_ok=True)
+        model = keras.saving.load_model(model_path)
+        dataset, batch = config.get("dataset", "fashion_mnist"), config.get("batch_size", 128)
+        train_ds = data.load(dataset, "train", batch, data_dir=config.get("data_dir"),
+                             seed=config.get("seed", 0), take=fv["take"].value)
+        val_ds = data.load(dataset, "test", batch, data_dir=config.get("data_dir"),
+                           shuffle=False, take=fv["val-take"].value)
+        small, report = compression.lre_amc(
+            model, train_ds, val_ds, order=fv["order"].value, gamma=fv["gamma"].value,
+            epsilon=fv["epsilon"].value, adjust=fv["adjust"].value,
+            max_epochs=fv["max-epochs"].value, learning_rate=fv["learning-rate"].value)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        raise UserError(str(e)) from e
+    small.save(os.path.join(out, "compressed.keras"))
+    with open(os.path.join(out, "compress.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    print(f"Wrote {os.path.join(out, 'compressed.keras')} and compress.json.")
+    return 0
+
+
+COMMANDS = {"train": _train, "benchmark": _benchmark, "summary": _summary,
+            "compress": _compress}
 
 
 def main(argv: list[str]) -> int:

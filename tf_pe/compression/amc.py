@@ -42,7 +42,12 @@ def counts(model: keras.Model) -> dict:
             "macs": stats.total.macs, "layers": layers}
 
 
-def _check(order, gamma, epsilon, temperature, lam):
+def check_arguments(order, gamma, epsilon, temperature, lam) -> None:
+    """Checks `lre_amc`'s scalar arguments.
+
+    Raises:
+        ValueError: naming the argument and its allowed range.
+    """
     if order not in ORDERS:
         raise ValueError(f"`order` must be one of {', '.join(ORDERS)}, got {order!r}.")
     if not 0 < gamma < 1:
@@ -113,7 +118,7 @@ def lre_amc(model: keras.Model, train_ds, val_ds, *, order: str = "top_down",
         ValueError: for out-of-range arguments or layers that cannot be shrunk,
             before any work is done.
     """
-    _check(order, gamma, epsilon, temperature, lam)
+    check_arguments(order, gamma, epsilon, temperature, lam)
     say = print_fn or (lambda *_: None)
     if layers is None:
         layers = list(reversed(shrinkable_layers(model)))
@@ -250,7 +255,7 @@ class LREAMC(keras.callbacks.Callback):
         super().__init__()
         if at_epoch is not None and at_epoch < 1:
             raise ValueError(f"`at_epoch` must be >= 1 or None, got {at_epoch!r}.")
-        _check(kwargs.get("order", "top_down"), kwargs.get("gamma", 0.75),
+        check_arguments(kwargs.get("order", "top_down"), kwargs.get("gamma", 0.75),
                kwargs.get("epsilon", 0.05), kwargs.get("temperature", 4.0),
                kwargs.get("lam", 0.75))
         self.train_ds, self.val_ds = train_ds, val_ds
