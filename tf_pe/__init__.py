@@ -1,6 +1,16 @@
 """tf_pe: train parameter-efficient CNNs directly in Keras 3 / TensorFlow."""
 
-from tf_pe import bench, callbacks, data, layers, models, prediction, sparsity, training
+from tf_pe import (
+    bench,
+    callbacks,
+    compression,
+    data,
+    layers,
+    models,
+    prediction,
+    sparsity,
+    training,
+)
 from tf_pe.models import sparsify
 from tf_pe.sparsity import summary
 
@@ -10,6 +20,7 @@ __all__ = [
     "__version__",
     "bench",
     "callbacks",
+    "compression",
     "data",
     "layers",
     "models",
