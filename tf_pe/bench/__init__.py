@@ -3,6 +3,7 @@
 from tf_pe.bench import (
     channel,  # noqa: F401  (registers "channel")
     dsr,  # noqa: F401  (registers "dsr")
+    lre,  # noqa: F401  (registers "lre")
     predict,  # noqa: F401  (registers "predict")
 )
 from tf_pe.bench.registry import (
