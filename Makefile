@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= runs/demo
+OP_LIB := tf_pe/ops/_sparse_channel_conv2d_ops.so
 
-.PHONY: demo test lint setup data clean bazel
+.PHONY: demo test lint setup data clean bazel op
 
 demo: setup data
 	$(BIN)/tf-pe train --out=$(DEMO_OUT)
@@ -21,7 +22,14 @@ test: setup data lint
 lint: setup
 	$(BIN)/ruff check tf_pe tests
 
-setup: $(STAMP)
+setup: $(STAMP) $(OP_LIB)
+
+# The custom op library, compiled with g++ and tf.sysconfig flags after the install
+# (pip's isolated build environment has no TensorFlow). See tf_pe/ops/build.py.
+op: $(OP_LIB)
+
+$(OP_LIB): $(STAMP) $(wildcard tf_pe/ops/cc/*.cc tf_pe/ops/cc/*.h) tf_pe/ops/build.py
+	$(BIN)/python -m tf_pe.ops.build
 
 $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -12,6 +12,32 @@ from tf_pe.sparsity import patterns
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True, params=["op", "fallback"])
+def implementation(request, monkeypatch):
+    """Runs every test on the custom op (forced) and on the pure-TF fallback."""
+    from tf_pe.ops import dispatch, loader
+
+    if request.param == "op":
+        monkeypatch.delenv("TF_PE_PY_OPS", raising=False)
+        loader.reset()
+        if loader.load() is None:
+            pytest.fail("the op library is not built: run `make setup`")
+        dispatch.set_mode("op")
+    else:
+        monkeypatch.setenv("TF_PE_PY_OPS", "1")
+        dispatch.set_mode(None)
+    yield request.param
+    dispatch.set_mode(None)
+    loader.reset()
+
+
+def test_the_fixture_selects_the_implementation(implementation):
+    layer = built()
+    fn = tf.function(layer.__call__).get_concrete_function(tf.TensorSpec((2, 9, 9, 6)))
+    types = {op.type for op in fn.graph.get_operations()}
+    assert ("TfPe>SparseChannelConv2D" in types) == (implementation == "op")
+
+
 def built(x_shape=(2, 9, 9, 6), **kwargs):
     kwargs = {"filters": 8, "kernel_size": 3, "density": 0.25, "seed": 1, **kwargs}
     layer = SparseChannelConv2D(**kwargs)

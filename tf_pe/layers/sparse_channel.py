@@ -96,7 +96,37 @@ class SparseChannelConv2D(keras.layers.Conv2D):
 
     def convolution_op(self, inputs, kernel):
         # The mask is applied inside the graph, so d(loss)/d(kernel) is masked too.
-        return super().convolution_op(inputs, kernel * keras.ops.cast(self.mask, kernel.dtype))
+        def dense():
+            return super(SparseChannelConv2D, self).convolution_op(
+                inputs, kernel * keras.ops.cast(self.mask, kernel.dtype))
+
+        if not self._op_eligible(kernel):
+            return dense()
+        import tensorflow as tf  # the op path is TensorFlow-only
+
+        from tf_pe import ops
+
+        def op():
+            compact, indptr, indices = ops.compact_from_mask(kernel, self.mask)
+            return ops.sparse_channel_conv2d(
+                inputs, compact, indptr, indices, strides=self.strides,
+                padding=self.padding.upper(), dilations=self.dilation_rate)
+
+        if ops.dispatch.mode() == "op":
+            return op()
+        # Measured crossover (tf_pe.ops.dispatch.MAX_DENSITY), tested on the live mask.
+        limit = int(ops.dispatch.MAX_DENSITY[self.pattern] * int(np.prod(self.mask.shape)))
+        return tf.cond(tf.math.count_nonzero(self.mask) <= limit, op, dense)
+
+    def _op_eligible(self, kernel) -> bool:
+        """Whether the custom op can compute this layer (library loaded, NHWC, float)."""
+        if keras.backend.backend() != "tensorflow" or self.data_format != "channels_last":
+            return False
+        if str(keras.backend.standardize_dtype(kernel.dtype)) not in ("float32", "float64"):
+            return False
+        from tf_pe import ops
+
+        return ops.dispatch.mode() != "dense" and ops.loader.load() is not None
 
     def sparse_weights(self):
         """Returns `[(kernel, mask)]` (the `SparseLayer` protocol)."""

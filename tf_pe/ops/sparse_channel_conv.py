@@ -1,0 +1,109 @@
+"""`sparse_channel_conv2d`: the channel-sparse convolution on a compact structure.
+
+Compact connection structure (CSR over output channels, see
+`cc/sparse_channel_conv2d.h`): `indptr` int32 `[filters + 1]`, `indices` int32
+`[nnz]` (the input channel of each connection, strictly increasing within an output
+channel) and the compact kernel `[kh, kw, nnz]`. `compact_from_mask(kernel, mask)`
+builds it inside the graph from a dense kernel `[kh, kw, in, filters]` and a 0/1
+mask `[in, filters]`; gradients flow back to the dense kernel through a gather, so
+inactive entries get exactly zero gradient.
+
+The op runs the C++ kernel when the library is loaded, else `reference`, a masked
+`tf.nn.conv2d` (the same math, computed densely).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tf_pe.ops import loader
+
+OP_NAME = "TfPe>SparseChannelConv2D"
+
+
+def _attrs(strides, padding, dilations):
+    strides = [int(s) for s in strides]
+    dilations = [int(d) for d in dilations]
+    if len(strides) != 2 or len(dilations) != 2:
+        raise ValueError(f"`strides` and `dilations` must have 2 elements, got {strides}, "
+                         f"{dilations}.")
+    padding = padding.upper()
+    if padding not in ("SAME", "VALID"):
+        raise ValueError(f"`padding` must be 'SAME' or 'VALID', got {padding!r}.")
+    return strides, padding, dilations
+
+
+def compact_from_mask(kernel, mask):
+    """Returns `(compact_kernel [kh, kw, nnz], indptr, indices)` from a dense kernel
+    `[kh, kw, in, filters]` and a mask `[in, filters]` (nonzero = active)."""
+    active = tf.transpose(tf.not_equal(mask, 0))  # [filters, in]
+    where = tf.where(active)  # row-major: by output, then increasing input
+    counts = tf.reduce_sum(tf.cast(active, tf.int32), axis=1)
+    indptr = tf.concat([tf.zeros([1], tf.int32), tf.cumsum(counts)], axis=0)
+    indices = tf.cast(where[:, 1], tf.int32)
+    slices = tf.gather_nd(tf.transpose(kernel, [3, 2, 0, 1]), where)  # [nnz, kh, kw]
+    return tf.transpose(slices, [1, 2, 0]), indptr, indices
+
+
+def dense_kernel(compact, indptr, indices, in_channels):
+    """The dense `[kh, kw, in, filters]` kernel of a compact structure."""
+    filters = tf.shape(indptr)[0] - 1
+    nnz = tf.shape(indices)[0]
+    rows = tf.searchsorted(indptr[1:], tf.range(nnz), side="right")
+    coords = tf.stack([tf.cast(indices, tf.int32), tf.cast(rows, tf.int32)], axis=1)
+    flat = tf.transpose(compact, [2, 0, 1])  # [nnz, kh, kw]
+    shape = tf.concat([[in_channels, filters], tf.shape(compact)[:2]], axis=0)
+    dense = tf.scatter_nd(coords, flat, shape)  # [in, filters, kh, kw]
+    return tf.transpose(dense, [2, 3, 0, 1])
+
+
+def reference(inputs, compact, indptr, indices, strides=(1, 1), padding="SAME",
+              dilations=(1, 1)):
+    """The pure-TF reference: `tf.nn.conv2d` with the dense masked kernel."""
+    strides, padding, dilations = _attrs(strides, padding, dilations)
+    kernel = dense_kernel(compact, indptr, indices, tf.shape(inputs)[3])
+    return tf.nn.conv2d(inputs, kernel, strides=strides, padding=padding, dilations=dilations)
+
+
+def sparse_channel_conv2d(inputs, compact, indptr, indices, strides=(1, 1), padding="SAME",
+                          dilations=(1, 1)):
+    """Channel-sparse 2-D convolution (NHWC).
+
+    Args:
+        inputs: `[batch, rows, cols, in]`, float32 or float64.
+        compact: the compact kernel `[kh, kw, nnz]`, same dtype.
+        indptr: int32 `[filters + 1]`.
+        indices: int32 `[nnz]`, strictly increasing within each output channel.
+        strides: two ints. Defaults to `(1, 1)`.
+        padding: `"SAME"` or `"VALID"`. Defaults to `"SAME"`.
+        dilations: two ints. Defaults to `(1, 1)`.
+
+    Returns:
+        `[batch, out_rows, out_cols, filters]`.
+
+    Raises:
+        tf.errors.InvalidArgumentError: for indices out of range, shapes that do not
+            agree, wrong ranks (from the C++ op; the fallback raises TF's own errors).
+    """
+    module = loader.load()
+    if module is None:
+        return reference(inputs, compact, indptr, indices, strides, padding, dilations)
+    strides, padding, dilations = _attrs(strides, padding, dilations)
+    return module.tf_pe_sparse_channel_conv2d(inputs, compact, tf.cast(indptr, tf.int32),
+                                              tf.cast(indices, tf.int32), strides=strides,
+                                              padding=padding, dilations=dilations)
+
+
+@tf.RegisterGradient(OP_NAME)
+def _sparse_channel_conv2d_grad(op, grad):
+    """Input gradient and kernel gradient (active connections only) of the op."""
+    module = loader.load()
+    inputs, compact, indptr, indices = op.inputs
+    attrs = {name: op.get_attr(name) for name in ("strides", "padding", "dilations")}
+    if module is None:  # a graph made with the op, differentiated without the library
+        raise tf.errors.NotFoundError(None, None, "the tf_pe op library is not loaded")
+    dx = module.tf_pe_sparse_channel_conv2d_backprop_input(
+        tf.shape(inputs, out_type=tf.int32), compact, indptr, indices, grad, **attrs)
+    dk = module.tf_pe_sparse_channel_conv2d_backprop_kernel(
+        inputs, tf.shape(compact, out_type=tf.int32), indptr, indices, grad, **attrs)
+    return [dx, dk, None, None]
