@@ -4,6 +4,7 @@ from tf_pe.bench import (
     channel,  # noqa: F401  (registers "channel")
     dsr,  # noqa: F401  (registers "dsr")
     lre,  # noqa: F401  (registers "lre")
+    op,  # noqa: F401  (registers "op")
     predict,  # noqa: F401  (registers "predict")
 )
 from tf_pe.bench.registry import (

@@ -1,0 +1,204 @@
+"""`tf-pe benchmark op`: the custom op against the masked dense convolution.
+
+For layer shapes of WRN-28-2 and ResNet-50 (batch 32, 3x3 and 1x1) at densities
+1, 0.5, 0.25, 0.1, 0.05, 0.01 and both patterns, times the forward and the
+forward+backward (input and kernel gradients) of
+
+* `op`: `compact_from_mask` + `TfPe>SparseChannelConv2D` (what `SparseChannelConv2D`
+  runs on the op path), and
+* `dense`: `tf.nn.conv2d(x, kernel * mask)` (the fallback),
+
+side by side in one process, interleaved, each a `tf.function`; reports the median
+of the repeats, the ratio dense/op, and the ideal 1/density. Then one training step
+of a channel-sparse WRN-16-2 (density 0.1, block pattern, `auto` dispatch) against
+the same network dense, and the peak resident memory of a few training steps of
+each, measured as the `ru_maxrss` increase in a fresh subprocess (CPU: no allocator
+statistics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+
+from tf_pe.bench.registry import Benchmark, BenchOptions, register_benchmark
+
+DENSITIES = (1.0, 0.5, 0.25, 0.1, 0.05, 0.01)
+PATTERNS = ("block", "random")
+# (network, name, rows/cols, in, out, kernel, stride)
+SHAPES = (
+    ("WRN-28-2", "conv3x3 32x32 32->32", 32, 32, 32, 3, 1),
+    ("WRN-28-2", "conv3x3 16x16 64->64", 16, 64, 64, 3, 1),
+    ("WRN-28-2", "conv3x3 8x8 128->128", 8, 128, 128, 3, 1),
+    ("WRN-28-2", "conv1x1 16x16 32->64", 16, 32, 64, 1, 1),
+    ("ResNet-50", "conv3x3 56x56 64->64", 56, 64, 64, 3, 1),
+    ("ResNet-50", "conv3x3 14x14 256->256", 14, 256, 256, 3, 1),
+    ("ResNet-50", "conv3x3 7x7 512->512", 7, 512, 512, 3, 1),
+    ("ResNet-50", "conv1x1 56x56 256->64", 56, 256, 64, 1, 1),
+    ("ResNet-50", "conv1x1 14x14 1024->256", 14, 1024, 256, 1, 1),
+    ("ResNet-50", "conv3x3 s2 56x56 128->128", 56, 128, 128, 3, 2),
+)
+BATCH = 32
+
+
+def _time_once(fn):
+    start = time.perf_counter()
+    fn()  # eager results of a tf.function on CPU are computed when it returns
+    return time.perf_counter() - start
+
+
+def _layer_point(tf, shape, density, pattern, repeats, seed):
+    from tf_pe.ops import compact_from_mask, sparse_channel_conv2d
+    from tf_pe.sparsity import patterns
+
+    _, _, size, cin, cout, k, stride = shape
+    rng = np.random.default_rng(seed)
+    x = tf.constant(rng.normal(size=(BATCH, size, size, cin)).astype("float32"))
+    kernel = tf.Variable(rng.normal(size=(k, k, cin, cout)).astype("float32"))
+    mask = tf.constant(patterns.connection_mask(cin, cout, density, pattern, seed=seed))
+
+    def op_fwd():
+        compact, indptr, indices = compact_from_mask(kernel, mask)
+        return sparse_channel_conv2d(x, compact, indptr, indices, (stride, stride), "SAME")
+
+    def dense_fwd():
+        return tf.nn.conv2d(x, kernel * mask[None, None], stride, "SAME")
+
+    def with_grad(forward):
+        def step():
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = forward()
+            return tape.gradient(y, [x, kernel], output_gradients=tf.ones_like(y))
+        return step
+
+    fns = {"op_fwd": tf.function(op_fwd), "dense_fwd": tf.function(dense_fwd),
+           "op_fb": tf.function(with_grad(op_fwd)), "dense_fb": tf.function(with_grad(dense_fwd))}
+    times = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()  # trace
+    for _ in range(repeats):  # interleaved: op and dense see the same machine state
+        for name, fn in fns.items():
+            times[name].append(_time_once(fn))
+    med = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    return {"net": shape[0], "layer": shape[1], "density": density, "pattern": pattern,
+            "nnz_fraction": float(mask.numpy().mean()), **{f"{k}_ms": v for k, v in med.items()},
+            "fwd_speedup": med["dense_fwd"] / med["op_fwd"],
+            "fb_speedup": med["dense_fb"] / med["op_fb"], "ideal": 1.0 / float(mask.numpy().mean())}
+
+
+_STEP_SCRIPT = textwrap.dedent("""
+    import json, resource, sys, time
+    import keras, numpy as np
+    import tf_pe
+    density, steps = float(sys.argv[1]), int(sys.argv[2])
+    keras.utils.set_random_seed(0)
+    model = tf_pe.models.wrn((32, 32, 3), 10, depth=16, width=2)
+    if density < 1:
+        model = tf_pe.sparsify(model, method="channel", density=density, pattern="block")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).normal(size=(32, 32, 32, 3)).astype("float32")
+    y = np.zeros((32,), "int64")
+    model.train_on_batch(x, y)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter(); model.train_on_batch(x, y)
+        times.append(time.perf_counter() - start)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"times": times, "maxrss_before_kib": before, "maxrss_after_kib": after}))
+""")
+
+
+def _training_step(quick):
+    """WRN-16-2 training steps, dense and channel-sparse (0.1, block), each in a fresh
+    subprocess (so that ru_maxrss is its own); median step time and peak RSS."""
+    steps = 2 if quick else 12
+    out = {}
+    for label, density in (("dense", 1.0), ("sparse_0.1_block", 0.1)):
+        result = subprocess.run([sys.executable, "-c", _STEP_SCRIPT, str(density), str(steps)],
+                                capture_output=True, text=True, check=True,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        data = json.loads(result.stdout.strip().splitlines()[-1])
+        out[label] = {"step_ms": statistics.median(data["times"]) * 1e3,
+                      "peak_rss_mib": data["maxrss_after_kib"] / 1024,
+                      "rss_growth_during_steps_mib":
+                          (data["maxrss_after_kib"] - data["maxrss_before_kib"]) / 1024}
+    out["step_speedup"] = out["dense"]["step_ms"] / out["sparse_0.1_block"]["step_ms"]
+    return out
+
+
+def _markdown(points, step):
+    lines = ["| net | layer | pattern | density | fwd op ms | fwd dense ms | fwd x | "
+             "fwd+bwd op ms | fwd+bwd dense ms | fwd+bwd x | ideal x |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        lines.append(f"| {p['net']} | {p['layer']} | {p['pattern']} | {p['density']} | "
+                     f"{p['op_fwd_ms']:.2f} | {p['dense_fwd_ms']:.2f} | {p['fwd_speedup']:.2f} | "
+                     f"{p['op_fb_ms']:.2f} | {p['dense_fb_ms']:.2f} | {p['fb_speedup']:.2f} | "
+                     f"{p['ideal']:.1f} |")
+    if step:
+        d, s = step["dense"], step["sparse_0.1_block"]
+        lines += ["", "| WRN-16-2 training step (batch 32) | step ms | peak RSS MiB | "
+                  "RSS growth during steps MiB |", "|---|---|---|---|",
+                  f"| dense | {d['step_ms']:.1f} | {d['peak_rss_mib']:.0f} | "
+                  f"{d['rss_growth_during_steps_mib']:.0f} |",
+                  f"| channel-sparse 0.1 block | {s['step_ms']:.1f} | {s['peak_rss_mib']:.0f} | "
+                  f"{s['rss_growth_during_steps_mib']:.0f} |",
+                  "", f"Training step speedup: {step['step_speedup']:.2f}x"]
+    return "\n".join(lines) + "\n"
+
+
+def crossover(points):
+    """Per pattern, the largest density at which the op's forward+backward beat the
+    masked dense convolution on most of the benchmarked shapes."""
+    best = {}
+    for pattern in PATTERNS:
+        for density in sorted({p["density"] for p in points}):
+            row = [p for p in points if p["pattern"] == pattern and p["density"] == density]
+            if row and sum(p["fb_speedup"] > 1 for p in row) > len(row) / 2:
+                best[pattern] = density
+    return best
+
+
+def run(options: BenchOptions) -> dict:
+    """Runs the benchmark; writes results.json and results.md to `options.out`."""
+    import tensorflow as tf
+
+    from tf_pe.ops import loader
+
+    if loader.load() is None:
+        raise RuntimeError("the op library is not built: run `make setup`")
+    os.makedirs(options.out, exist_ok=True)
+    shapes = SHAPES[:1] if options.quick else SHAPES
+    densities = (1.0, 0.1) if options.quick else DENSITIES
+    repeats = 1 if options.quick else 5
+    points = []
+    for shape in shapes:
+        for pattern in PATTERNS:
+            for density in densities:
+                point = _layer_point(tf, shape, density, pattern, repeats, options.seed)
+                points.append(point)
+                print(f"{shape[0]} {shape[1]} {pattern} {density}: fwd x{point['fwd_speedup']:.2f}"
+                      f" fwd+bwd x{point['fb_speedup']:.2f} (ideal {point['ideal']:.1f})",
+                      flush=True)
+    step = _training_step(options.quick)
+    results = {"machine": f"{platform.processor() or platform.machine()}, "
+                          f"{os.cpu_count()} CPUs", "batch": BATCH, "repeats": repeats,
+               "points": points, "training_step": step, "crossover": crossover(points)}
+    with open(os.path.join(options.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    with open(os.path.join(options.out, "results.md"), "w") as f:
+        f.write(_markdown(points, step))
+    return results
+
+
+register_benchmark(Benchmark("op", "custom op vs masked dense convolution (issue 4)", run))
