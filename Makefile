@@ -46,5 +46,7 @@ $(FASHION_MNIST):
 clean:
 	rm -rf $(VENV) runs build *.egg-info
 
-bazel:
-	bazel build //:tf_pe
+# Offline with Debian's bazel-bootstrap 4.2.3; @local_tf is configured from the
+# TensorFlow that $(BIN)/python imports (tf_pe/ops/bazel/tf_configure.bzl).
+bazel: setup
+	PYTHON_BIN_PATH=$(abspath $(BIN))/python bazel build //:tf_pe //tf_pe/ops:_sparse_channel_conv2d_ops.so
