@@ -115,7 +115,8 @@ def run(options: BenchOptions, settings: Settings | None = None) -> dict:
                    "test_accuracy_change": test_acc - base_test,
                    "val_accuracy_change": report["accuracy_change"],
                    "units": {k: v["units_after"] for k, v in report["layers"].items()},
-                   "steps": len(report["steps"]), "seconds": time.perf_counter() - t0}
+                   "steps": len(report["steps"]), "step_log": report["steps"],
+                   "seconds": time.perf_counter() - t0}
             rows.append(row)
             print(f"[lre bench] {name} {order} {'wAdj' if adjust else 'noAdj'}: "
                   f"{100 * row['removed']['params']:.1f}% params removed, test accuracy "
