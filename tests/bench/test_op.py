@@ -23,13 +23,14 @@ def test_one_point_measures_both_sides():
 
 
 def test_crossover_is_the_largest_density_winning_on_most_shapes():
-    def p(pattern, density, fb):
-        return {"pattern": pattern, "density": density, "fb_speedup": fb}
+    def p(pattern, density, fb, layer="conv3x3"):
+        return {"pattern": pattern, "density": density, "fb_speedup": fb, "layer": layer}
 
     points = [p("block", 0.1, 3), p("block", 0.1, 2), p("block", 0.5, 1.2), p("block", 0.5, 0.9),
               p("block", 0.25, 1.5), p("block", 0.25, 1.1), p("random", 0.1, 0.8),
-              p("random", 0.1, 0.7)]
-    assert op.crossover(points) == {"block": 0.25}
+              p("random", 0.1, 0.7), p("block", 0.1, 0.5, "conv1x1")]
+    assert op.crossover(points) == {"block/kxk": 0.25, "block/1x1": 0.0, "random/kxk": 0.0,
+                                    "random/1x1": 0.0}
 
 
 def test_markdown_has_a_row_per_point():

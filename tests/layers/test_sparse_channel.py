@@ -227,3 +227,23 @@ def test_sparsify_channel_masks_the_copied_weights():
     np.testing.assert_array_equal(c1.kernel.numpy(), model.get_layer("c1").kernel.numpy())
     x = RNG.normal(size=(2, 8, 8, 3)).astype("float32")
     np.testing.assert_allclose(c1(x), reference(c1, x), rtol=1e-5, atol=1e-5)
+
+
+def test_auto_dispatch_follows_the_measured_crossover(implementation):
+    from tf_pe.ops import dispatch
+
+    dispatch.set_mode("auto")
+
+    def op_types(layer, x_shape):
+        fn = tf.function(layer.__call__).get_concrete_function(tf.TensorSpec(x_shape))
+        return {op.type for op in fn.graph.get_operations()}
+
+    density = dispatch.max_density("block", (3, 3))
+    sparse = built(x_shape=(2, 9, 9, 40), filters=40, density=density, pattern="block")
+    pointwise = built(x_shape=(2, 9, 9, 40), filters=40, density=density, pattern="block",
+                      kernel_size=1)
+    has_cond = bool(op_types(sparse, (2, 9, 9, 40)) & {"If", "StatelessIf"})
+    assert has_cond == (implementation == "op" and density > 0)
+    assert not op_types(pointwise, (2, 9, 9, 40)) & {"If", "StatelessIf"}
+    x = RNG.normal(size=(2, 9, 9, 40)).astype("float32")
+    np.testing.assert_allclose(sparse(x), reference(sparse, x), rtol=1e-4, atol=1e-4)

@@ -115,7 +115,10 @@ class SparseChannelConv2D(keras.layers.Conv2D):
         if ops.dispatch.mode() == "op":
             return op()
         # Measured crossover (tf_pe.ops.dispatch.MAX_DENSITY), tested on the live mask.
-        limit = int(ops.dispatch.MAX_DENSITY[self.pattern] * int(np.prod(self.mask.shape)))
+        limit = int(ops.dispatch.max_density(self.pattern, self.kernel_size, self.strides)
+                    * int(np.prod(self.mask.shape)))
+        if limit == 0:
+            return dense()
         return tf.cond(tf.math.count_nonzero(self.mask) <= limit, op, dense)
 
     def _op_eligible(self, kernel) -> bool:
