@@ -22,20 +22,11 @@ import random
 import keras
 import numpy as np
 
+from tf_pe.layers.saving import SavesAllVariables
+from tf_pe.sparsity.patterns import check_density
+
 GRANULARITIES = ("weight", "channel")
 _UNSET_THRESHOLD = -1.0
-
-
-def check_density(density: float) -> float:
-    """Returns `density` as a float.
-
-    Raises:
-        ValueError: if `density` is not in (0, 1].
-    """
-    if isinstance(density, bool) or not isinstance(density, int | float) or not (
-            0 < density <= 1):
-        raise ValueError(f"`density` must be in (0, 1], got {density!r}.")
-    return float(density)
 
 
 def mask_units(shape: tuple[int, ...], granularity: str) -> tuple[int, int]:
@@ -72,7 +63,7 @@ def random_mask(shape: tuple[int, ...], density: float, seed: int,
     return np.broadcast_to(flat, (group, units)).reshape(shape).copy()
 
 
-class _MaskMixin:
+class _MaskMixin(SavesAllVariables):
     """The mask, the bookkeeping variables and the `SparseLayer` protocol."""
 
     def _init_mask_args(self, density, seed, granularity):
@@ -113,14 +104,6 @@ class _MaskMixin:
     def non_parameter_weights(self):
         """Returns the bookkeeping variables `[threshold, mask_seed]`."""
         return [self.threshold, self.mask_seed]
-
-    # Dense and Conv save only kernel and bias (their quantization formats);
-    # a masked layer saves every variable, as `keras.layers.Layer` does.
-    def save_own_variables(self, store):
-        keras.layers.Layer.save_own_variables(self, store)
-
-    def load_own_variables(self, store):
-        keras.layers.Layer.load_own_variables(self, store)
 
     def _mask_config(self):
         return {"density": self.density, "seed": self.seed, "granularity": self.granularity}

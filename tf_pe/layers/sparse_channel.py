@@ -23,6 +23,7 @@ import zlib
 import keras
 import numpy as np
 
+from tf_pe.layers.saving import SavesAllVariables
 from tf_pe.models.sparsify import Converter, register_converter
 from tf_pe.sparsity import patterns
 
@@ -30,7 +31,7 @@ _SEED_LIMIT = 2**31 - 1
 
 
 @keras.saving.register_keras_serializable(package="tf_pe")
-class SparseChannelConv2D(keras.layers.Conv2D):
+class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
     """2-D convolution with a fixed-per-position channel connection mask.
 
     Takes every argument of `keras.layers.Conv2D` (filters, kernel_size, strides,
@@ -152,25 +153,6 @@ class SparseChannelConv2D(keras.layers.Conv2D):
     def effective_kernel(self):
         """Returns `kernel * mask`, the kernel the layer computes with."""
         return self.kernel * keras.ops.cast(self.mask, self.kernel.dtype)
-
-    def _state_variables(self):
-        return [self.mask, self.mask_seed, self.densify_step]
-
-    # Keras' BaseConv saves only kernel and bias (as "0", "1"); the mask, seed and
-    # step follow them so that `.keras` files keep the connections and the schedule.
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        if self.built:
-            offset = 2 if self.use_bias else 1
-            for i, variable in enumerate(self._state_variables()):
-                store[str(offset + i)] = variable
-
-    def load_own_variables(self, store):
-        super().load_own_variables(store)
-        if self.built:
-            offset = 2 if self.use_bias else 1
-            for i, variable in enumerate(self._state_variables()):
-                variable.assign(store[str(offset + i)])
 
     def get_config(self):
         config = {"density": self.density, "pattern": self.pattern, "seed": self.seed}
