@@ -28,7 +28,7 @@ setup: $(STAMP) $(OP_LIB)
 # (pip's isolated build environment has no TensorFlow). See tf_pe/ops/build.py.
 op: $(OP_LIB)
 
-$(OP_LIB): $(STAMP) $(wildcard tf_pe/ops/cc/*.cc tf_pe/ops/cc/*.h) tf_pe/ops/build.py
+$(OP_LIB): $(STAMP) $(wildcard tf_pe/ops/cc/*.cc tf_pe/ops/cc/*.h tf_pe/ops/cc/*.cu.cc) tf_pe/ops/build.py
 	$(BIN)/python -m tf_pe.ops.build
 
 $(STAMP): setup.cfg setup.py pyproject.toml

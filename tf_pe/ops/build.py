@@ -19,9 +19,11 @@ import os
 import shlex
 import subprocess
 import sys
+from glob import glob
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = [os.path.join(HERE, "cc", "sparse_channel_conv2d_op.cc")]
+# Every C++ source of the CPU library (CUDA sources, `*.cu.cc`, are compiled by nvcc).
+SOURCES = sorted(p for p in glob(os.path.join(HERE, "cc", "*.cc")) if not p.endswith(".cu.cc"))
 OUTPUT = os.path.join(HERE, "_sparse_channel_conv2d_ops.so")
 
 
