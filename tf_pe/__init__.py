@@ -11,6 +11,7 @@ from tf_pe import (
     prediction,
     sparsity,
     training,
+    viz,
 )
 from tf_pe.models import sparsify
 from tf_pe.sparsity import summary
@@ -31,4 +32,5 @@ __all__ = [
     "sparsity",
     "summary",
     "training",
+    "viz",
 ]
