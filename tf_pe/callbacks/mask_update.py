@@ -214,6 +214,7 @@ class MaskUpdateCallback(keras.callbacks.Callback):
         self._layers: list = []
         self._last_step = 0
         self._next_step = 0
+        self._synced = False
         self._epoch_start = 0
         self._writer = None
 
@@ -230,14 +231,20 @@ class MaskUpdateCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._layers = masked_layers(self.model)
-        self._last_step = self._step()
-        self._next_step = self._next_after(0, self._last_step)
+        self._sync()
+        self._synced = False  # read again at the first batch (see below)
         self._train_start = time.perf_counter()
-        self.setup(self._layers)
         if self.log_dir and self._writer is None:
             from tf_pe.callbacks.summaries import ReparamSummaryWriter
 
             self._writer = ReparamSummaryWriter(self.log_dir)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Callbacks that run after this one in `on_train_begin` may restore the
+        # step counter, masks and threshold (`keras.callbacks.BackupAndRestore`
+        # placed later in the list): read them again before the first step.
+        if not self._synced:
+            self._sync()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = len(self.history)
@@ -331,6 +338,13 @@ class MaskUpdateCallback(keras.callbacks.Callback):
         while s <= step:
             s += self.period(s) if callable(self.period) else self.period
         return s
+
+    def _sync(self) -> None:
+        """Reads the step counter and the layers' state; calls `setup`."""
+        self._last_step = self._step()
+        self._next_step = self._next_after(0, self._last_step)
+        self.setup(self._layers)
+        self._synced = True
 
     def _step(self) -> int:
         return int(self.model.optimizer.iterations.numpy())
