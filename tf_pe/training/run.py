@@ -10,12 +10,14 @@ import keras
 
 from tf_pe import data, models
 from tf_pe.sparsity import summary
+from tf_pe.training.backup import Backup, restore_point
 from tf_pe.training.config import TrainConfig
 from tf_pe.training.methods import check_options, get_method
 from tf_pe.training.optim import make_optimizer
 from tf_pe.training.record import RECORD_NAME, EpochTimer, versions, write_json
 
 MODEL_NAME = "model.keras"
+BACKUP_NAME = "backup"
 
 
 def check_config(config: TrainConfig) -> None:
@@ -111,16 +113,26 @@ def _fit_and_save(config: TrainConfig, record: dict, verbose, say) -> None:
         metrics=["accuracy"],
     )
     timer = EpochTimer()
+    backup_dir = os.path.join(config.out, BACKUP_NAME)
+    start_epoch = restore_point(backup_dir)
     callbacks = [
+        # First, so that every other callback sees the restored state.
+        Backup(backup_dir),
         *method_callbacks,
         timer,
-        keras.callbacks.CSVLogger(os.path.join(config.out, "history.csv")),
-        keras.callbacks.BackupAndRestore(os.path.join(config.out, "backup")),
+        keras.callbacks.CSVLogger(os.path.join(config.out, "history.csv"),
+                                  append=start_epoch > 0),
     ]
     say(f"Training {config.model} on {config.dataset} with method {config.method!r} "
         f"for {config.epochs} epochs ({steps_per_epoch} steps each).")
     fit_start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=test_ds, epochs=config.epochs,
+    # Each new iterator of `train_ds` draws the next epoch's shuffle and
+    # augmentation; one repeated stream gives epoch e the e-th draw, and a
+    # resumed run draws (and drops) those of the epochs already done.
+    for _ in range(start_epoch):
+        iter(train_ds)
+    history = model.fit(train_ds.repeat(), steps_per_epoch=steps_per_epoch,
+                        validation_data=test_ds, epochs=config.epochs,
                         callbacks=callbacks, verbose=verbose, shuffle=False)
     timings["fit_s"] = time.perf_counter() - fit_start
     timings["epoch_s"] = timer.seconds
