@@ -9,7 +9,7 @@ POINTS = [
     {"method": "dsr", "params": 300, "macs": 30, "accuracy": 0.80},
     {"method": "static", "params": 300, "macs": 20, "accuracy": 0.75},
     {"method": "dsr", "params": 100, "macs": 10, "accuracy": 0.70},
-    {"method": "dense", "params": 1000, "macs": 90, "accuracy": 0.90},
+    {"method": "dense", "params": 1000, "macs": 100, "accuracy": 0.90},
 ]
 
 
@@ -36,6 +36,14 @@ def test_draws_into_a_given_axis():
     assert accuracy_vs_cost(POINTS[:1], ax=right, log=False) is fig
     assert len(right.get_lines()) == 1 and not left.get_lines()
     assert right.get_xscale() == "linear"
+
+
+def test_log_axis_only_when_costs_span_a_decade():
+    near = [{"method": "m", "params": p, "accuracy": 0.5} for p in (100, 900)]
+    far = [{"method": "m", "params": p, "accuracy": 0.5} for p in (100, 1000)]
+    assert accuracy_vs_cost(near).axes[0].get_xscale() == "linear"
+    assert accuracy_vs_cost(far).axes[0].get_xscale() == "log"
+    assert accuracy_vs_cost(near, log=True).axes[0].get_xscale() == "log"
 
 
 def test_bad_input_names_the_argument():

@@ -42,6 +42,7 @@ def test_layer_density_history_from_a_dsr_run():
     fig = layer_density_history(history)
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     assert list(lines) == ["a", "b"]
+    assert fig.axes[0].get_yscale() == "log"
     done = [r for r in dsr.history if "density" in r]
     assert len(done) == 4  # 8 steps, period 2
     np.testing.assert_array_equal(lines["a"].get_xdata(), [r["step"] for r in done])

@@ -46,12 +46,14 @@ def panels(rows: int, cols: int, axes, cell_size: tuple[float, float],
     return fig, list(fig.subplots(rows, cols, squeeze=False).ravel())
 
 
-def series(ax, data, markers: str = "os^Dv<>PX*") -> None:
+def series(ax, data, markers: str = "os^Dv<>PX*", connect: bool = True) -> None:
     """Draws one line per label of `data` (`{label: [(x, y), ...]}`, points in
-    the order given), cycling through `markers`."""
+    the order given), cycling through `markers`; `connect=False` draws the
+    markers only."""
     for i, (label, points) in enumerate(data.items()):
         xs, ys = zip(*points, strict=True) if points else ((), ())
-        ax.plot(xs, ys, marker=markers[i % len(markers)], label=label)
+        ax.plot(xs, ys, marker=markers[i % len(markers)], label=label,
+                linestyle="-" if connect else "none")
 
 
 def finish(fig, path: str | os.PathLike | None = None, dpi: int = 100):

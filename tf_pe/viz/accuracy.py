@@ -12,7 +12,8 @@ COSTS = {"params": "parameters", "macs": "multiply-adds per example"}
 
 def accuracy_vs_cost(points: Iterable[Mapping], cost: str = "params", ax=None, path=None,
                      title: str | None = None, xlabel: str | None = None,
-                     log: bool = True):
+                     ylabel: str = "test accuracy (%)", log: bool | None = None,
+                     connect: bool = True):
     """Plots test accuracy against parameters or MACs, one line per method.
 
     Each point is a mapping with `"method"` (the line it belongs to),
@@ -29,7 +30,12 @@ def accuracy_vs_cost(points: Iterable[Mapping], cost: str = "params", ax=None, p
         title: the axis title. Defaults to None.
         xlabel: the x-axis label. Defaults to `"active parameters"` or
             `"multiply-adds per example"`.
-        log: a logarithmic cost axis. Defaults to True.
+        ylabel: the y-axis label. Defaults to `"test accuracy (%)"`.
+        log: a logarithmic cost axis; None for one when the costs span a
+            factor of 10 or more. Defaults to None.
+        connect: join a method's points with a line; False for markers only
+            (points that are separate settings rather than a sweep). Defaults
+            to True.
 
     Returns:
         The `matplotlib.figure.Figure`.
@@ -50,10 +56,17 @@ def accuracy_vs_cost(points: Iterable[Mapping], cost: str = "params", ax=None, p
             (float(point[cost]), 100 * float(point["accuracy"])))
     if not by_method:
         raise ValueError("`points` is empty.")
+    from matplotlib.ticker import EngFormatter
+
     fig, ax = figure_and_axes(ax, (6, 4.2))
-    series(ax, {m: sorted(p) for m, p in by_method.items()})
+    series(ax, {m: sorted(p) for m, p in by_method.items()}, connect=connect)
+    costs = [x for p in by_method.values() for x, _ in p]
+    if log is None:
+        log = min(costs) > 0 and max(costs) >= 10 * min(costs)
     if log:
         ax.set_xscale("log")
+    else:
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
     default = "active parameters" if cost == "params" else COSTS[cost]
-    style(ax, title, xlabel or default, "test accuracy (%)")
+    style(ax, title, xlabel or default, ylabel)
     return finish(fig, path)

@@ -42,6 +42,8 @@ def connection_masks(source, axes=None, path=None, cell_size=(3.2, 3.2)):
         ValueError: naming `source` when it holds no (2-D) mask, or `axes`
             when it does not hold one axis per mask.
     """
+    from matplotlib.ticker import MaxNLocator
+
     masks = _masks(source)
     if not masks:
         raise ValueError("`source` has no SparseChannelConv2D layer and is not a mapping of "
@@ -56,4 +58,6 @@ def connection_masks(source, axes=None, path=None, cell_size=(3.2, 3.2)):
                   aspect="auto")
         ax.set(title=f"{name}: {100 * np.count_nonzero(mask) / mask.size:.0f}% connected",
                xlabel="output channel", ylabel="input channel")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(MaxNLocator(integer=True))
     return finish(fig, path)

@@ -11,7 +11,7 @@ from tf_pe.viz._figure import figure_and_axes, finish, series, style
 
 def densification_curve(steps: Sequence[int], density: Sequence[float],
                         accuracy: Sequence[float] | None = None, ax=None, path=None,
-                        title: str | None = None):
+                        title: str | None = None, accuracy_label: str = "accuracy"):
     """Plots the connection density, and optionally accuracy, against the step.
 
     The density (a fraction, drawn in percent on a logarithmic axis, as
@@ -27,6 +27,8 @@ def densification_curve(steps: Sequence[int], density: Sequence[float],
         ax: a matplotlib axis to draw into. Defaults to None (a new figure).
         path: where to save the figure. Defaults to None.
         title: the axis title. Defaults to None.
+        accuracy_label: names the accuracy in the legend and on its axis.
+            Defaults to `"accuracy"`.
 
     Returns:
         The `matplotlib.figure.Figure`.
@@ -46,15 +48,15 @@ def densification_curve(steps: Sequence[int], density: Sequence[float],
     handles = ax.get_lines()
     if accuracy is not None:
         twin = ax.twinx()
-        twin.plot(steps, [100 * a for a in accuracy], color="C1", label="accuracy")
-        twin.set_ylabel("accuracy (%)")
+        twin.plot(steps, [100 * a for a in accuracy], color="C1", label=accuracy_label)
+        twin.set_ylabel(f"{accuracy_label} (%)")
         handles = [*handles, *twin.get_lines()]
     ax.legend(handles, [h.get_label() for h in handles], loc="lower right")
     return finish(fig, path)
 
 
 def layer_density_history(history: Iterable[Mapping], ax=None, path=None,
-                          title: str | None = None):
+                          title: str | None = None, log: bool = True):
     """Plots each masked layer's density against the step, one line per layer.
 
     `history` is the `history` of a mask-update callback
@@ -68,6 +70,8 @@ def layer_density_history(history: Iterable[Mapping], ax=None, path=None,
         ax: a matplotlib axis to draw into. Defaults to None (a new figure).
         path: where to save the figure. Defaults to None.
         title: the axis title. Defaults to None.
+        log: a logarithmic density axis (layer densities often span 1-100%).
+            Defaults to True.
 
     Returns:
         The `matplotlib.figure.Figure`.
@@ -84,6 +88,8 @@ def layer_density_history(history: Iterable[Mapping], ax=None, path=None,
                          "`history` of a mask-update callback after training.")
     fig, ax = figure_and_axes(ax, (6, 4))
     series(ax, layers)
+    if log:
+        ax.set_yscale("log")
     style(ax, title, "training step", "layer density (% of weights active)",
           legend_size=8)
     return finish(fig, path)
