@@ -11,12 +11,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= runs/demo
 OP_LIB := tf_pe/ops/_sparse_channel_conv2d_ops.so
 
-.PHONY: demo test lint setup data clean bazel op
+.PHONY: demo test lint setup data clean bazel bazel-tool cuda op
 
 demo: setup data
 	$(BIN)/tf-pe train --out=$(DEMO_OUT)
 
-test: setup data lint
+# `bazel` first: tests/ops/test_bazel_build.py loads the library Bazel built.
+test: setup data lint bazel
 	$(BIN)/python -m pytest -q tests
 
 lint: setup
@@ -48,5 +49,25 @@ clean:
 
 # Offline with Debian's bazel-bootstrap 4.2.3; @local_tf is configured from the
 # TensorFlow that $(BIN)/python imports (tf_pe/ops/bazel/tf_configure.bzl).
-bazel: setup
+# Bazel builds the CPU library (no CUDA rules); the pip build adds CUDA.
+bazel: setup bazel-tool
 	PYTHON_BIN_PATH=$(abspath $(BIN))/python bazel build //:tf_pe //tf_pe/ops:_sparse_channel_conv2d_ops.so
+
+# Debian's bazel-bootstrap, installed with apt when no `bazel` is on PATH.
+bazel-tool:
+	@command -v bazel >/dev/null || $(SUDO) apt-get install -y bazel-bootstrap || \
+	  ($(SUDO) apt-get update && $(SUDO) apt-get install -y bazel-bootstrap)
+
+# The CUDA kernels' standalone harness (tf_pe/ops/cuda): the host emulation always,
+# the real kernels where a CUDA device is usable (exit status 77: none, skipped).
+CUDA_HARNESS := build/cuda/harness
+cuda: $(CUDA_HARNESS)
+	$(CUDA_HARNESS) --mode=host
+	$(CUDA_HARNESS) --mode=gpu || [ $$? -eq 77 ]
+
+$(CUDA_HARNESS): tf_pe/ops/cuda/harness.cu.cc tf_pe/ops/cuda/reference.h \
+		tf_pe/ops/cc/sparse_channel_conv2d.h tf_pe/ops/cc/sparse_channel_conv2d_gpu.h \
+		tf_pe/ops/cc/sparse_channel_conv2d_gpu.cu.cc
+	mkdir -p $(dir $@)
+	nvcc -std=c++17 -O2 -DGOOGLE_CUDA=1 -Itf_pe/ops/cc -x cu tf_pe/ops/cuda/harness.cu.cc \
+	  tf_pe/ops/cc/sparse_channel_conv2d_gpu.cu.cc -o $@

@@ -1,9 +1,10 @@
 """The Bazel-built op library loads and agrees with the pip-built one.
 
 Runs where `bazel` (Debian's bazel-bootstrap) is installed: it builds
-//tf_pe/ops:_sparse_channel_conv2d_ops.so offline (about 40 s the first time,
-cached after) and loads it in a subprocess (two libraries registering the same op
-cannot share a process). CI does not install bazel-bootstrap, so there it skips.
+//tf_pe/ops:_sparse_channel_conv2d_ops.so offline and loads it in a subprocess (two
+libraries registering the same op cannot share a process). `make test` installs
+bazel-bootstrap when it is missing and runs `make bazel` before pytest, so in CI
+this test finds Bazel's cache warm and runs; it skips only where bazel is absent.
 """
 
 import os
