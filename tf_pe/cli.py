@@ -29,6 +29,8 @@ class UserError(Exception):
 
 
 def _train_flags(defaults) -> flags.FlagValues:
+    from tf_pe.training.config import STRATEGIES
+
     fv = flags.FlagValues()
     d = {f.name: f.default for f in dataclasses.fields(defaults)}
     flags.DEFINE_string("model", d["model"], "zoo model (tf_pe.models.available())",
@@ -93,6 +95,8 @@ def _train_flags(defaults) -> flags.FlagValues:
                         "joined by '-', e.g. se-emp (se)", flag_values=fv)
     flags.DEFINE_integer("columns", d["columns"],
                          "predict: columns of each predicted Dense layer (1)", flag_values=fv)
+    flags.DEFINE_enum("strategy", d["strategy"], list(STRATEGIES),
+                      "tf.distribute strategy (multi_worker reads TF_CONFIG)", flag_values=fv)
     flags.DEFINE_integer("seed", d["seed"], "random seed", flag_values=fv)
     flags.DEFINE_integer("take", d["take"], "train on the first N examples only",
                          flag_values=fv)

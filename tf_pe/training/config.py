@@ -9,6 +9,7 @@ from tf_pe.sparsity.patterns import PATTERNS
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 LR_SCHEDULES = ("constant", "cosine", "step")
+STRATEGIES = ("none", "mirrored", "multi_worker", "tpu")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,10 @@ class TrainConfig:
             Defaults to None (`"se"`).
         columns: method "predict": columns of each predicted Dense layer, >= 1.
             Defaults to None (1).
+        strategy: the `tf.distribute` strategy, one of `STRATEGIES`: none (the
+            default strategy, one device), mirrored (all local GPUs),
+            multi_worker (the cluster in `TF_CONFIG`) or tpu (see
+            `tf_pe.training.strategy.make_strategy`). Defaults to `"none"`.
         seed: seeds weights, masks and data order. Defaults to 0.
         take: train on only the first `take` examples (quick runs). Defaults
             to None (all).
@@ -105,6 +110,7 @@ class TrainConfig:
     learned_fraction: float | None = None
     dictionary: str | None = None
     columns: int | None = None
+    strategy: str = "none"
     seed: int = 0
     take: int | None = None
     eval_take: int | None = None
@@ -151,6 +157,7 @@ class TrainConfig:
         if not 0 < self.prune_end <= 1:
             raise ValueError(f"`prune_end` must be in (0, 1], got {self.prune_end}.")
         _check_prediction(self)
+        _check_choice("strategy", self.strategy, STRATEGIES)
         if not self.out:
             raise ValueError("`out` must be a directory path, got an empty string.")
 

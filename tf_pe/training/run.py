@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -15,6 +16,12 @@ from tf_pe.training.config import TrainConfig
 from tf_pe.training.methods import check_options, get_method
 from tf_pe.training.optim import make_optimizer
 from tf_pe.training.record import RECORD_NAME, EpochTimer, versions, write_json
+from tf_pe.training.strategy import (
+    make_fit_compatible,
+    make_strategy,
+    shard_by_data,
+    worker_dir,
+)
 
 MODEL_NAME = "model.keras"
 BACKUP_NAME = "backup"
@@ -59,7 +66,9 @@ def train(config: TrainConfig, verbose="auto", print_fn=print) -> dict:
     per-epoch history, timings, library versions and the parameter/MAC summary;
     written first with status "running", so a crash leaves a record),
     `history.csv`, and while training a `backup/` from which an interrupted run
-    resumes when the same command is run again.
+    resumes when the same command is run again. The model is built and
+    compiled in the scope of `config.strategy`; in a multi-worker run the
+    workers other than the chief write to `out/worker-<id>` instead.
 
     Args:
         config: the run's configuration.
@@ -70,17 +79,20 @@ def train(config: TrainConfig, verbose="auto", print_fn=print) -> dict:
         The run record (the contents of `run.json`).
 
     Raises:
-        ValueError: for unknown names or an out dir that cannot be written.
+        ValueError: for unknown names, an out dir that cannot be written, or a
+            strategy that cannot be created (no TPU, a bad `TF_CONFIG`).
         tf_pe.data.DatasetNotFoundError: when the dataset is not installed.
     """
     say = print_fn or (lambda *_: None)
     check_config(config)
+    strategy = make_strategy(config.strategy)
+    config = dataclasses.replace(config, out=worker_dir(config.out, strategy))
     prepare_out_dir(config.out)
     record_path = os.path.join(config.out, RECORD_NAME)
     record = {"status": "running", "config": config.to_dict(), "versions": versions()}
     write_json(record_path, record)
     try:
-        _fit_and_save(config, record, verbose, say)
+        _fit_and_save(config, strategy, record, verbose, say)
     except BaseException as e:
         record.update(status="failed", error=f"{type(e).__name__}: {e}")
         write_json(record_path, record)
@@ -89,7 +101,7 @@ def train(config: TrainConfig, verbose="auto", print_fn=print) -> dict:
     return record
 
 
-def _fit_and_save(config: TrainConfig, record: dict, verbose, say) -> None:
+def _fit_and_save(config: TrainConfig, strategy, record: dict, verbose, say) -> None:
     timings = {}
     start = time.perf_counter()
 
@@ -99,19 +111,22 @@ def _fit_and_save(config: TrainConfig, record: dict, verbose, say) -> None:
                          seed=config.seed, take=config.take)
     test_ds = data.load(config.dataset, "test", config.batch_size, data_dir=config.data_dir,
                         shuffle=False, take=config.eval_take)
+    train_ds, test_ds = shard_by_data(train_ds), shard_by_data(test_ds)
     timings["data_s"] = time.perf_counter() - start
 
     n_train = info.num_examples["train"]
     if config.take is not None:
         n_train = min(n_train, config.take)
     steps_per_epoch = math.ceil(n_train / config.batch_size)
-    model, method_callbacks = get_method(config.method).build(
-        config, tuple(info.input_shape), info.num_classes)
-    model.compile(
-        optimizer=make_optimizer(config, steps_per_epoch * config.epochs),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    with strategy.scope():
+        model, method_callbacks = get_method(config.method).build(
+            config, tuple(info.input_shape), info.num_classes)
+        model.compile(
+            optimizer=make_optimizer(config, steps_per_epoch * config.epochs),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+    make_fit_compatible(model, strategy)
     timer = EpochTimer()
     backup_dir = os.path.join(config.out, BACKUP_NAME)
     start_epoch = restore_point(backup_dir)

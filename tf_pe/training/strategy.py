@@ -26,7 +26,7 @@ import types
 
 import tensorflow as tf
 
-STRATEGIES = ("none", "mirrored", "multi_worker", "tpu")
+from tf_pe.training.config import STRATEGIES
 
 
 def check_strategy(name: str) -> str:
@@ -103,6 +103,18 @@ def worker_dir(out: str, strategy: tf.distribute.Strategy) -> str:
     if is_chief(strategy):
         return out
     return os.path.join(out, f"worker-{strategy.cluster_resolver.task_id}")
+
+
+def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Returns `dataset` with the `DATA` auto-shard policy.
+
+    tensorflow-datasets keeps a small split in one file, and the default
+    (`AUTO`, by files) then fails with two or more workers; `DATA` gives each
+    worker its share of every batch instead.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def make_fit_compatible(model, strategy: tf.distribute.Strategy):
