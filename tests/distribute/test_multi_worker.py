@@ -48,6 +48,7 @@ def workers(tmp_path_factory):
 def test_two_workers_one_chief(workers):
     assert [w["replicas"] for w in workers] == [2, 2]
     assert [w["chief"] for w in workers] == [True, False]
+    assert [w["worker_dir"] for w in workers] == ["out", os.path.join("out", "worker-1")]
 
 
 @pytest.mark.parametrize("case", list(cases.CASES))

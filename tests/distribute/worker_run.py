@@ -24,7 +24,13 @@ def main(out_dir):
     import tensorflow as tf
 
     from tests.distribute import cases
-    from tf_pe.training.strategy import is_chief, make_fit_compatible, make_strategy
+    from tf_pe.training.strategy import (
+        is_chief,
+        make_fit_compatible,
+        make_strategy,
+        shard_by_data,
+        worker_dir,
+    )
 
     strategy = make_strategy("multi_worker")
     index = strategy.cluster_resolver.task_id
@@ -46,13 +52,13 @@ def main(out_dir):
             self.steps.append(step)
 
     results = {"replicas": strategy.num_replicas_in_sync, "chief": is_chief(strategy),
-               "cases": {}}
+               "worker_dir": worker_dir("out", strategy), "cases": {}}
     for case, names in cases.CASES.items():
         with strategy.scope():
             model = make_fit_compatible(cases.build_model(), strategy)
         record = Record()
         log_dir = tempfile.mkdtemp()
-        history = model.fit(cases.dataset(tf), epochs=cases.EPOCHS,
+        history = model.fit(shard_by_data(cases.dataset(tf)), epochs=cases.EPOCHS,
                             callbacks=[*(cases.make_callback(n, log_dir) for n in names), record],
                             verbose=0)
         results["cases"][case] = {"steps": record.steps, "loss": history.history["loss"]}
