@@ -176,37 +176,24 @@ def markdown_table(results: dict) -> str:
 def plot(results: dict, path: str) -> None:
     """Draws accuracy vs active parameters, vs effective MACs, and per-epoch accuracy
     of the full and incremental runs, into a PNG at `path`."""
-    import matplotlib
+    from tf_pe.viz import accuracy_vs_cost
+    from tf_pe.viz.figure import finish, panels, series, style
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for key, label, marker in (("sparse", "sparse random", "o"),
-                               ("depth_multiplier", "depth multiplier", "s")):
-        points = [results["full"], *results[key]]
-        for ax, x in zip(axes[:2], ("active", "effective_macs"), strict=True):
-            ax.plot([p[x] for p in points], [100 * p["test_accuracy"] for p in points],
-                    marker=marker, label=label)
-    for ax, xlabel in zip(axes[:2], ("active parameters", "multiply-adds per example"),
-                          strict=True):
-        ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-    for key, label in (("full", "full density"), ("incremental", "incremental (1%, x2)")):
-        acc = results[key]["val_accuracy_per_epoch"]
-        axes[2].plot(range(1, len(acc) + 1), [100 * a for a in acc], marker="o", label=label)
-    axes[2].set_xlabel("epoch")
-    axes[2].set_ylabel("test accuracy (%)")
-    axes[2].grid(True, alpha=0.3)
-    axes[2].legend()
+    fig, axes = panels(1, 3, None, (5, 4.2))
+    points = [{"method": label, "params": p["active"], "macs": p["effective_macs"],
+               "accuracy": p["test_accuracy"]}
+              for key, label in (("sparse", "sparse random"),
+                                 ("depth_multiplier", "depth multiplier"))
+              for p in (results["full"], *results[key])]
+    for ax, cost in zip(axes[:2], ("params", "macs"), strict=True):
+        accuracy_vs_cost(points, cost=cost, ax=ax, log=True)
+    series(axes[2], {label: [(e, 100 * a) for e, a in enumerate(
+        results[key]["val_accuracy_per_epoch"], start=1)]
+        for key, label in (("full", "full density"), ("incremental", "incremental (1%, x2)"))})
+    style(axes[2], xlabel="epoch", ylabel="test accuracy (%)")
     fig.suptitle(f"{results['model']} on Fashion-MNIST"
                  f"{' (quick: numbers meaningless)' if results['quick'] else ''}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    finish(fig, path, dpi=110)
 
 
 register_benchmark(Benchmark(

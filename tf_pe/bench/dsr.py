@@ -213,26 +213,18 @@ def table(rows: list[dict]) -> str:
 
 def plot(rows: list[dict], path: str) -> None:
     """Accuracy against sparsity, one panel per model, one line per method."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tf_pe.viz.figure import finish, panels, series, style
 
     names = sorted({r["model"] for r in rows})
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
-    for ax, model in zip(axes[0], names, strict=True):
-        for method in sorted({r["method"] for r in rows}):
-            pts = sorted((r["sparsity"] * 100, r["accuracy"] * 100) for r in rows
-                         if r["model"] == model and r["method"] == method and "accuracy" in r)
-            if pts:
-                ax.plot(*zip(*pts, strict=True), marker="o", label=method)
-        ax.set(title=f"{model}, Fashion-MNIST", xlabel="sparsity (%)",
-               ylabel="test accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig, axes = panels(1, len(names), None, (5, 4))
+    for ax, model in zip(axes, names, strict=True):
+        lines = {method: sorted((r["sparsity"] * 100, r["accuracy"] * 100) for r in rows
+                                if r["model"] == model and r["method"] == method
+                                and "accuracy" in r)
+                 for method in sorted({r["method"] for r in rows})}
+        series(ax, {method: pts for method, pts in lines.items() if pts}, markers="o")
+        style(ax, f"{model}, Fashion-MNIST", "sparsity (%)", "test accuracy (%)")
+    finish(fig, path)
 
 
 register_benchmark(Benchmark(

@@ -191,24 +191,15 @@ def curve_table(curves: dict) -> str:
 
 def plot(curves: dict, path: str) -> None:
     """Figure 1: input-change norm per shrinking step, with and without readjustment."""
-    import matplotlib
+    from tf_pe.viz.figure import finish, panels, series, style
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, max(1, len(curves)), figsize=(5 * max(1, len(curves)), 4),
-                             squeeze=False)
-    for ax, (model, c) in zip(axes[0], curves.items(), strict=False):
-        for key in ("wAdj", "noAdj"):
-            ax.plot(range(1, len(c[key]) + 1), [p["change"] for p in c[key]], marker="o",
-                    label=key)
-        ax.set(title=f"{model}: shrinking {c['layer']}", xlabel="shrinking step (-25%)",
-               ylabel="||Y_i - Y_0|| / ||Y_0|| of next layer")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig, axes = panels(1, max(1, len(curves)), None, (5, 4))
+    for ax, (model, c) in zip(axes, curves.items(), strict=False):
+        series(ax, {key: [(i, p["change"]) for i, p in enumerate(c[key], start=1)]
+                    for key in ("wAdj", "noAdj")}, markers="o")
+        style(ax, f"{model}: shrinking {c['layer']}", "shrinking step (-25%)",
+              "||Y_i - Y_0|| / ||Y_0|| of next layer")
+    finish(fig, path)
 
 
 register_benchmark(Benchmark(

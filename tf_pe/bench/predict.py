@@ -142,26 +142,10 @@ def filter_figure(model_path: str, fraction: float, seed: int, path: str) -> dic
     u, alpha = SE(length_scale=1.0).matrices(Domain.grid((28, 28)), n_alpha, 1, seed)
     predicted = u[0] @ features[alpha[0]]
     rel = np.linalg.norm(predicted - features, axis=0) / np.linalg.norm(features, axis=0)
-    import matplotlib
+    from tf_pe.viz import learned_vs_predicted
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(4, 3, figsize=(5, 7))
-    for i in range(4):
-        kept = np.full(784, np.nan)
-        kept[alpha[0]] = features[alpha[0], i]
-        lim = np.abs(features[:, i]).max()
-        for ax, img, title in zip(axes[i], (features[:, i], kept, predicted[:, i]),
-                                  ("learned", f"{100 * fraction:.0f}% kept", "predicted"),
-                                  strict=True):
-            ax.imshow(img.reshape(28, 28), cmap="gray", vmin=-lim, vmax=lim)
-            ax.set_axis_off()
-            if i == 0:
-                ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    learned_vs_predicted(features, predicted, kept=alpha[0],
+                         kept_label=f"{100 * fraction:.0f}% kept", path=path)
     return {"fraction": fraction, "relative_error": [float(r) for r in rel]}
 
 
@@ -180,28 +164,21 @@ def table(rows: list[dict]) -> str:
 
 def plot(rows: list[dict], path: str) -> None:
     """Error against the proportion of parameters learned (Figures 4 and 5)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tf_pe.viz.figure import finish, panels, series, style
 
     names = sorted({r["model"] for r in rows}, key=lambda m: m != "mlp")
-    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4), squeeze=False)
-    for ax, model in zip(axes[0], names, strict=True):
-        for label in dict.fromkeys(r["dictionary"] for r in rows if r["model"] == model):
-            pts = sorted((r["proportion_learned"], 100 * r["error"]) for r in rows
-                         if r["model"] == model and r["dictionary"] == label)
-            if label == "nokernel":
-                ax.axhline(pts[0][1], color="k", ls="--", label="nokernel")
-            else:
-                ax.plot(*zip(*pts, strict=True), marker="o", label=label)
-        ax.set(title=f"{model}, Fashion-MNIST", xlabel="proportion of parameters learned",
-               ylabel="test error (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig, axes = panels(1, len(names), None, (5.5, 4))
+    for ax, model in zip(axes, names, strict=True):
+        lines = {label: sorted((r["proportion_learned"], 100 * r["error"]) for r in rows
+                               if r["model"] == model and r["dictionary"] == label)
+                 for label in dict.fromkeys(r["dictionary"] for r in rows
+                                            if r["model"] == model)}
+        if "nokernel" in lines:
+            ax.axhline(lines.pop("nokernel")[0][1], color="k", ls="--", label="nokernel")
+        series(ax, lines, markers="o")
+        style(ax, f"{model}, Fashion-MNIST", "proportion of parameters learned",
+              "test error (%)", legend_size=8)
+    finish(fig, path)
 
 
 register_benchmark(Benchmark(

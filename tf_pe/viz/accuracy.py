@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from tf_pe.viz._figure import figure_and_axes, finish, series, style
+from tf_pe.viz.figure import figure_and_axes, finish, series, style
 
 COSTS = {"params": "parameters", "macs": "multiply-adds per example"}
 

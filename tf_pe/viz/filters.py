@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tf_pe.viz._figure import finish, panels
+from tf_pe.viz.figure import finish, panels
 
 
 def learned_vs_predicted(learned, predicted, kept: Sequence[int] | None = None,

@@ -17,8 +17,8 @@ import argparse
 import json
 import os
 
-from tf_pe.viz._figure import finish, panels
 from tf_pe.viz.accuracy import accuracy_vs_cost
+from tf_pe.viz.figure import finish, panels
 
 DATA = os.path.join("docs", "images", "headline.json")
 FIGURE = os.path.join("docs", "images", "headline.png")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from tf_pe.viz._figure import finish, panels
+from tf_pe.viz.figure import finish, panels
 
 
 def _masks(source) -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from tf_pe.viz._figure import figure_and_axes, finish, series, style
+from tf_pe.viz.figure import figure_and_axes, finish, series, style
 
 
 def densification_curve(steps: Sequence[int], density: Sequence[float],
@@ -79,6 +79,9 @@ def layer_density_history(history: Iterable[Mapping], ax=None, path=None,
     Raises:
         ValueError: naming `history` when no record has densities.
     """
+    if isinstance(history, Mapping | str) or not isinstance(history, Iterable):
+        raise TypeError(f"`history` must be a list of update records, got "
+                        f"{type(history).__name__}.")
     layers: dict[str, list[tuple[int, float]]] = {}
     for record in history:
         for name, value in record.get("density", {}).items():
