@@ -4,6 +4,7 @@ on this machine and still computes the CPU op correctly."""
 
 import os
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -45,9 +46,27 @@ def test_cuda_commands_take_tensorflows_standard_and_link_the_static_runtime(tmp
     assert os.path.isfile(os.path.join(link[0][2:], "libcudart_static.a"))
 
 
-@pytest.mark.skipif(shutil.which("nvcc") is None or os.environ.get("TF_PE_CUDA") == "0",
-                    reason="the library is built without CUDA (no nvcc, or TF_PE_CUDA=0)")
-@pytest.mark.skipif(loader.load() is None, reason="op library not built (make setup)")
+def needs_cuda_library(test):
+    """Skips `test` unless the installed library was built with nvcc."""
+    test = pytest.mark.skipif(loader.load() is None, reason="op library not built (make setup)")(
+        test)
+    return pytest.mark.skipif(
+        shutil.which("nvcc") is None or os.environ.get("TF_PE_CUDA") == "0",
+        reason="the library is built without CUDA (no nvcc, or TF_PE_CUDA=0)")(test)
+
+
+@needs_cuda_library
+@pytest.mark.skipif(shutil.which("nm") is None, reason="nm (binutils) is not on PATH")
+def test_cuda_library_keeps_its_cuda_runtime_private():
+    """No CUDA runtime symbol is left for TensorFlow's own runtime (another CUDA
+    version, exported by libtensorflow_framework) to satisfy, and none is exported."""
+    for mode in ("--undefined-only", "--defined-only"):
+        symbols = subprocess.run(["nm", "-D", mode, loader.library_path()], capture_output=True,
+                                 text=True, check=True).stdout.split()
+        assert not [s for s in symbols if s.startswith(("cuda", "__cuda"))], mode
+
+
+@needs_cuda_library
 def test_cuda_library_registers_gpu_kernels_and_cpu_op_agrees():
     for op in OPS:
         registered = kernels.get_registered_kernels_for_op(op).kernel

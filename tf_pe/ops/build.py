@@ -9,8 +9,10 @@ build environment has no TensorFlow); `setup.py build_op` calls the same code.
 CUDA: where `nvcc` is found, the CUDA kernels (`cc/*.cu.cc`, compiled by nvcc) and
 their TensorFlow GPU registrations (`cc/*_gpu_kernels.cc`, compiled by `CXX` with
 `-DGOOGLE_CUDA=1`, the wheel's headers and the toolkit's `cuda_runtime.h`) are
-linked in, with the static CUDA runtime, so the library still loads where there
-is no GPU or driver. Checked with the TensorFlow 2.21 wheel (built with CUDA
+linked in with the toolkit's static CUDA runtime, kept private to the library
+(TensorFlow's framework library exports its own CUDA runtime entry points, for the
+CUDA version TensorFlow was built with), so the library still loads where there is
+no GPU or driver. Checked with the TensorFlow 2.21 wheel (built with CUDA
 12.5.1) and nvcc 13.0: it compiles, links, loads on a CPU-only machine and the CPU
 kernels give the same results. It was never run on a GPU here: the GPU kernels
 need a driver for the toolkit's CUDA version (CUDA 13: driver >= 580) beside the
@@ -57,9 +59,11 @@ def command(output: str = OUTPUT, objects: tuple[str, ...] = (),
 
     cxx = os.environ.get("CXX", "g++")
     opt = shlex.split(os.environ.get("TF_PE_OP_CFLAGS", "-O3 -march=native"))
+    # `link` comes before TensorFlow's flags: libtensorflow_framework exports a CUDA
+    # runtime stub (TensorFlow's own CUDA version) that must not satisfy our symbols.
     return [cxx, "-shared", "-fPIC", *opt, "-Wno-deprecated-declarations", *SOURCES, *objects,
-            "-o", output, *tf.sysconfig.get_compile_flags(), *tf.sysconfig.get_link_flags(),
-            *link]
+            "-o", output, *tf.sysconfig.get_compile_flags(), *link,
+            *tf.sysconfig.get_link_flags()]
 
 
 def find_nvcc() -> str | None:
@@ -115,8 +119,10 @@ def cuda_commands(nvcc: str, workdir: str) -> tuple[list[list[str]], list[str], 
                          "-DGOOGLE_CUDA=1", f"-I{_toolkit_dir(root, 'include')}", source, "-o",
                          obj, *tf_flags])
         objects.append(obj)
-    link = [f"-L{_toolkit_dir(root, 'lib')}", "-l:libcudart_static.a", "-ldl", "-lrt",
-            "-lpthread"]
+    # The toolkit's static runtime, bound inside the library and not exported, so
+    # that the kernels nvcc compiled always meet the runtime of the same version.
+    link = [f"-L{_toolkit_dir(root, 'lib')}", "-l:libcudart_static.a",
+            "-Wl,--exclude-libs,libcudart_static.a", "-ldl", "-lrt", "-lpthread"]
     return commands, objects, link
 
 
