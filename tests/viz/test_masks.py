@@ -36,3 +36,10 @@ def test_masks_from_a_mapping_and_bad_input():
         connection_masks({"k": np.ones((3, 3, 2, 2))})
     with pytest.raises(ValueError, match="`axes`"):
         connection_masks({"a": np.eye(2), "b": np.eye(2)}, axes=[None])
+
+
+def test_small_masks_get_one_tick_per_channel():
+    fig = connection_masks({"one_input": np.ones((1, 12))})
+    ax = fig.axes[0]
+    assert list(ax.get_yticks()) == [0]
+    assert all(float(t).is_integer() for t in ax.get_xticks())

@@ -13,9 +13,14 @@ from tf_pe.viz.figure import finish, panels
 def _masks(source) -> dict[str, np.ndarray]:
     if isinstance(source, Mapping):
         return {str(k): np.asarray(v) for k, v in source.items()}
+    import keras
+
     from tf_pe.layers import SparseChannelConv2D
     from tf_pe.sparsity.protocol import leaf_layers
 
+    if not isinstance(source, keras.layers.Layer):
+        raise TypeError(f"`source` must be a Keras model or layer, or a mapping of masks, "
+                        f"got {type(source).__name__}.")
     layers = [source] if isinstance(source, SparseChannelConv2D) else [
         layer for layer in leaf_layers(source) if isinstance(layer, SparseChannelConv2D)]
     return {layer.name: np.asarray(layer.mask.numpy()) for layer in layers}
@@ -58,6 +63,9 @@ def connection_masks(source, axes=None, path=None, cell_size=(3.2, 3.2)):
                   aspect="auto")
         ax.set(title=f"{name}: {100 * np.count_nonzero(mask) / mask.size:.0f}% connected",
                xlabel="output channel", ylabel="input channel")
-        for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_locator(MaxNLocator(integer=True))
+        for axis, size in ((ax.yaxis, mask.shape[0]), (ax.xaxis, mask.shape[1])):
+            if size <= 8:
+                axis.set_ticks(range(size))
+            else:
+                axis.set_major_locator(MaxNLocator(integer=True))
     return finish(fig, path)
