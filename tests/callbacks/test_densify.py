@@ -150,7 +150,7 @@ def test_model_without_sparse_channel_layers_is_an_error():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="`every` must be an integer >= 1"):
+    with pytest.raises(ValueError, match="`steps` must be an integer >= 1"):
         DensifyEvery(0)
     with pytest.raises(ValueError, match="`factor`"):
         DensifyEvery(10, factor=0.5)

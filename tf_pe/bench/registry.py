@@ -30,6 +30,14 @@ class BenchOptions:
     seed: int = 0
     data_dir: str | None = None
 
+    def __post_init__(self):
+        if not isinstance(self.out, str) or not self.out:
+            raise ValueError(f"`out` must be a directory path, got {self.out!r}.")
+        if not isinstance(self.quick, bool):
+            raise ValueError(f"`quick` must be True or False, got {self.quick!r}.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"`seed` must be an integer >= 0, got {self.seed!r}.")
+
 
 @dataclasses.dataclass(frozen=True)
 class Benchmark:
@@ -53,8 +61,11 @@ def register_benchmark(benchmark: Benchmark) -> Benchmark:
     """Registers `benchmark` under its name.
 
     Raises:
+        TypeError: naming `benchmark` when it is not a `Benchmark`.
         ValueError: if the name is taken.
     """
+    if not isinstance(benchmark, Benchmark):
+        raise TypeError(f"`benchmark` must be a Benchmark, got {type(benchmark).__name__}.")
     return _BENCHMARKS.register(benchmark.name, benchmark)
 
 

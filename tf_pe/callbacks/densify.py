@@ -164,6 +164,7 @@ class DensifyEvery(Densify):
 
     def __init__(self, steps: int, factor: float = 2.0, initial_density: float | None = None,
                  final_density: float = 1.0, init_stddev: float = 0.0):
+        steps = schedules_lib._check_steps("steps", steps)  # the schedule calls it `every`
         start = 1e-3 if initial_density is None else initial_density
         schedule = schedules_lib.DoublingSchedule(start, steps, factor, final_density)
         super().__init__(schedule, init_stddev=init_stddev)

@@ -43,9 +43,19 @@ def allocate_regrowth(total: int, survivors, capacity) -> list[int]:
 
     Returns:
         `G_l` per layer; they sum to `min(total, sum(capacity))`.
+
+    Raises:
+        ValueError: naming `total`, `survivors` or `capacity` when invalid.
     """
+    if isinstance(total, bool) or not isinstance(total, int | np.integer) or total < 0:
+        raise ValueError(f"`total` must be an integer >= 0, got {total!r}.")
     survivors = np.asarray(survivors, dtype=np.float64)
     capacity = np.asarray(capacity, dtype=np.int64)
+    if survivors.ndim != 1 or (survivors < 0).any():
+        raise ValueError(f"`survivors` must be a list of counts >= 0, got {survivors!r}.")
+    if capacity.shape != survivors.shape or (capacity < 0).any():
+        raise ValueError(f"`capacity` must hold one count >= 0 per layer ({survivors.size}), "
+                         f"got {capacity!r}.")
     grown = np.zeros(len(survivors), dtype=np.int64)
     left = min(int(total), int(capacity.sum()))
     while left > 0:
@@ -64,6 +74,7 @@ def allocate_regrowth(total: int, survivors, capacity) -> list[int]:
     return [int(g) for g in grown]
 
 
+@keras.saving.register_keras_serializable(package="tf_pe")
 class DynamicSparseReparam(MaskUpdateCallback):
     """Moves parameters within and across masked layers with one global threshold.
 
@@ -198,3 +209,10 @@ class DynamicSparseReparam(MaskUpdateCallback):
             "gain": self.gain, "stop_step": self.stop_step, "granularity": self.granularity,
             "log_dir": self.log_dir, "record_path": self.record_path, "verbose": self.verbose,
         }
+
+    @classmethod
+    def from_config(cls, config: dict) -> DynamicSparseReparam:
+        config = dict(config)
+        if isinstance(config["period"], dict):
+            config["period"] = keras.saving.deserialize_keras_object(config["period"])
+        return cls(**config)

@@ -23,6 +23,12 @@ class Distiller(keras.Model):
 
     def __init__(self, student: keras.Model, teacher: keras.Model, temperature: float = 4.0,
                  lam: float = 0.75, **kwargs):
+        check_model(student, "student")
+        check_model(teacher, "teacher")
+        if not temperature > 0:
+            raise ValueError(f"`temperature` must be > 0, got {temperature!r}.")
+        if not 0 <= lam <= 1:
+            raise ValueError(f"`lam` must be in [0, 1], got {lam!r}.")
         super().__init__(**kwargs)
         self.student = student
         self.teacher = teacher
@@ -85,7 +91,19 @@ def distill(student: keras.Model, teacher: keras.Model, train_ds, val_ds, target
 
     Returns:
         `(validation accuracy, epochs run)`.
+
+    Raises:
+        ValueError: naming the argument that is out of range, before any work.
     """
+    if not 0 <= target <= 1:
+        raise ValueError(f"`target` must be an accuracy in [0, 1], got {target!r}.")
+    if not learning_rate > 0:
+        raise ValueError(f"`learning_rate` must be > 0, got {learning_rate!r}.")
+    if not min_learning_rate >= 0:
+        raise ValueError(f"`min_learning_rate` must be >= 0, got {min_learning_rate!r}.")
+    for name, value in (("max_epochs", max_epochs), ("patience", patience)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
     trainer = Distiller(student, teacher, temperature, lam)
     optimizer = keras.optimizers.Adam(learning_rate)
     trainer.compile(optimizer=optimizer)

@@ -250,7 +250,20 @@ def select_units(red: Redundancy, count: int, *, max_error: float = 1.0,
 
     Returns:
         The picked unit indices (possibly fewer than `count`, possibly none).
+
+    Raises:
+        TypeError: naming `red` when it is not a `Redundancy`.
+        ValueError: naming `count`, `max_error` or `max_condition` out of range.
     """
+    if not isinstance(red, Redundancy):
+        raise TypeError(f"`red` must be a Redundancy (from `redundancy`), got "
+                        f"{type(red).__name__}.")
+    if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
+        raise ValueError(f"`count` must be an integer >= 1, got {count!r}.")
+    if not max_error >= 0:
+        raise ValueError(f"`max_error` must be >= 0, got {max_error!r}.")
+    if not max_condition >= 1:
+        raise ValueError(f"`max_condition` must be >= 1, got {max_condition!r}.")
     n = red.A.shape[0]
     count = min(int(count), n - 1)
     rel = red.relative_error

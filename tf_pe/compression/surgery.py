@@ -177,7 +177,15 @@ def shrink(model: keras.Model, layer: str, data, count: int, adjust: bool = True
 
     Returns:
         `(new_model, removal)`, or `(None, None)` when no unit can be removed.
+
+    Raises:
+        ValueError: naming `count` or `max_update_ratio` out of range, or (from
+            `find_link`) a `layer` that cannot shrink.
     """
+    if isinstance(count, bool) or not isinstance(count, int | np.integer) or count < 1:
+        raise ValueError(f"`count` must be an integer >= 1, got {count!r}.")
+    if not max_update_ratio > 0:
+        raise ValueError(f"`max_update_ratio` must be > 0, got {max_update_ratio!r}.")
     link = find_link(model, layer)
     red = redundancy(model, layer, data, max_batches=max_batches, ridge=ridge)
     picked = list(_select(red, count, max_error=max_error))

@@ -81,20 +81,20 @@ def _output_layers(model: keras.Model) -> set[int]:
     return {id(t._keras_history.operation) for t in model.outputs}
 
 
-def check_model(model) -> None:
-    """Checks that `model` is a functional Keras model.
+def check_model(model, name: str = "model") -> None:
+    """Checks that `model` (the argument called `name`) is a functional Keras model.
 
     Raises:
-        ValueError: naming `model` if it is not a built functional model.
+        ValueError: naming the argument if it is not a built functional model.
     """
     if not isinstance(model, keras.Model):
-        raise ValueError(f"`model` must be a functional keras.Model, got {type(model).__name__}.")
+        raise ValueError(f"`{name}` must be a functional keras.Model, got {type(model).__name__}.")
     try:
         outputs = model.outputs
     except AttributeError:
         outputs = None
     if not outputs or len(model.inputs) != 1:
-        raise ValueError(f"`model` {model.name!r} must be a functional keras.Model with one "
+        raise ValueError(f"`{name}` {model.name!r} must be a functional keras.Model with one "
                          "input and known outputs (a subclassed model has no graph to edit).")
 
 
@@ -176,7 +176,12 @@ def _units(layer) -> int:
 
 
 def shrinkable_layers(model: keras.Model) -> list[str]:
-    """Names of the layers of `model` that `find_link` accepts, in model order."""
+    """Names of the layers of `model` that `find_link` accepts, in model order.
+
+    Raises:
+        ValueError: naming `model` when it is not a functional Keras model.
+    """
+    check_model(model)
     out = []
     for layer in model.layers:
         if _is(layer, PRODUCERS):

@@ -52,8 +52,11 @@ def register_converter(converter: Converter) -> Converter:
     """Registers the converter of a sparsity method.
 
     Raises:
+        TypeError: naming `converter` when it is not a `Converter`.
         ValueError: if the method already has one.
     """
+    if not isinstance(converter, Converter):
+        raise TypeError(f"`converter` must be a Converter, got {type(converter).__name__}.")
     return _CONVERTERS.register(converter.method, converter)
 
 

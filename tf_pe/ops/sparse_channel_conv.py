@@ -35,7 +35,18 @@ def _attrs(strides, padding, dilations):
 
 def compact_from_mask(kernel, mask):
     """Returns `(compact_kernel [kh, kw, nnz], indptr, indices)` from a dense kernel
-    `[kh, kw, in, filters]` and a mask `[in, filters]` (nonzero = active)."""
+    `[kh, kw, in, filters]` and a mask `[in, filters]` (nonzero = active).
+
+    Raises:
+        ValueError: naming `kernel` or `mask` when their shapes do not fit.
+    """
+    kernel = tf.convert_to_tensor(kernel)
+    mask = tf.convert_to_tensor(mask)
+    if kernel.shape.rank != 4:
+        raise ValueError(f"`kernel` must be 4-D [kh, kw, in, filters], got shape {kernel.shape}.")
+    if not mask.shape.is_compatible_with(kernel.shape[2:]):
+        raise ValueError(f"`mask` must have the shape [in, filters] = {kernel.shape[2:]} of "
+                         f"the kernel, got {mask.shape}.")
     active = tf.transpose(tf.not_equal(mask, 0))  # [filters, in]
     where = tf.where(active)  # row-major: by output, then increasing input
     counts = tf.reduce_sum(tf.cast(active, tf.int32), axis=1)
@@ -46,7 +57,15 @@ def compact_from_mask(kernel, mask):
 
 
 def dense_kernel(compact, indptr, indices, in_channels):
-    """The dense `[kh, kw, in, filters]` kernel of a compact structure."""
+    """The dense `[kh, kw, in, filters]` kernel of a compact structure.
+
+    Raises:
+        ValueError: naming `in_channels` when it is a Python value but not an
+            integer >= 1.
+    """
+    if not tf.is_tensor(in_channels) and (isinstance(in_channels, bool) or not isinstance(
+            in_channels, int) or in_channels < 1):
+        raise ValueError(f"`in_channels` must be an integer >= 1, got {in_channels!r}.")
     filters = tf.shape(indptr)[0] - 1
     nnz = tf.shape(indices)[0]
     rows = tf.searchsorted(indptr[1:], tf.range(nnz), side="right")

@@ -75,7 +75,15 @@ def draw_alpha(n: int, n_alpha: int, columns: int, seed: int) -> np.ndarray:
 
     Returns:
         An int64 array `[columns, n_alpha]`, each row sorted.
+
+    Raises:
+        ValueError: naming `n`, `n_alpha` (in [1, n]) or `columns` when out of range.
     """
+    for name, value in (("n", n), ("n_alpha", n_alpha), ("columns", columns)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
+    if n_alpha > n:
+        raise ValueError(f"`n_alpha` must be at most n={n}, got {n_alpha}.")
     rng = np.random.default_rng(seed)
     return np.stack([np.sort(rng.choice(n, size=n_alpha, replace=False))
                      for _ in range(columns)]).astype(np.int64)
@@ -92,7 +100,12 @@ def ridge_dictionary(kernel: np.ndarray, alpha: np.ndarray, ridge: float) -> np.
 
     Returns:
         `U`, float64 `[n, n_alpha]`.
+
+    Raises:
+        ValueError: naming `ridge` when it is negative or not finite.
     """
+    if not 0 <= ridge < np.inf:
+        raise ValueError(f"`ridge` must be a finite number >= 0, got {ridge!r}.")
     scale = float(np.mean(np.diag(kernel))) or 1.0
     k_alpha = kernel[alpha, :]                                  # [n_alpha, n]
     big_k = kernel[np.ix_(alpha, alpha)] + ridge * scale * np.eye(len(alpha))
@@ -386,5 +399,11 @@ def get(identifier) -> Dictionary:
 
 
 def serialize(dictionary: Dictionary) -> dict:
-    """Returns `{"class_name": name, "config": ...}` for `get`."""
+    """Returns `{"class_name": name, "config": ...}` for `get`.
+
+    Raises:
+        TypeError: naming `dictionary` when it is not a `Dictionary`.
+    """
+    if not isinstance(dictionary, Dictionary):
+        raise TypeError(f"`dictionary` must be a Dictionary, got {type(dictionary).__name__}.")
     return {"class_name": dictionary.name, "config": dictionary.get_config()}

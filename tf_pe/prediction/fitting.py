@@ -83,9 +83,19 @@ def fit_predicted_layers(model: keras.Model, data, max_examples: int = 10_000) -
 
     Returns:
         The names of the layers that were fitted.
+
+    Raises:
+        TypeError: naming `model` when it is not a Keras model.
+        ValueError: naming `data` or `max_examples` when invalid.
     """
     from tf_pe.layers.predicted import PredictedLayer
 
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
+        raise ValueError(f"`max_examples` must be an integer >= 1, got {max_examples!r}.")
+    if data is None:
+        raise ValueError("`data` must be model inputs (an array or a dataset), got None.")
     if isinstance(data, tf.data.Dataset):
         data = _stack_inputs(data, max_examples)
     data = np.asarray(data)[:max_examples]

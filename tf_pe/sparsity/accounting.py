@@ -145,7 +145,12 @@ def layer_stats(layer: keras.layers.Layer) -> LayerStats:
 
     Returns:
         Its `LayerStats`.
+
+    Raises:
+        TypeError: naming `layer` when it is not a Keras layer.
     """
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"`layer` must be a Keras layer, got {type(layer).__name__}.")
     masks = mask_of(layer)
     skip = non_parameter_ids(layer)
     params = active = dynamic = static = 0

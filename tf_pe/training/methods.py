@@ -46,8 +46,11 @@ def register_method(method: Method) -> Method:
     """Registers `method` under its name.
 
     Raises:
+        TypeError: naming `method` when it is not a `Method`.
         ValueError: if the name is taken.
     """
+    if not isinstance(method, Method):
+        raise TypeError(f"`method` must be a Method, got {type(method).__name__}.")
     return _METHODS.register(method.name, method)
 
 

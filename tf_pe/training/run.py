@@ -79,10 +79,13 @@ def train(config: TrainConfig, verbose="auto", print_fn=print) -> dict:
         The run record (the contents of `run.json`).
 
     Raises:
+        TypeError: naming `config` when it is not a `TrainConfig`.
         ValueError: for unknown names, an out dir that cannot be written, or a
             strategy that cannot be created (no TPU, a bad `TF_CONFIG`).
         tf_pe.data.DatasetNotFoundError: when the dataset is not installed.
     """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"`config` must be a TrainConfig, got {type(config).__name__}.")
     say = print_fn or (lambda *_: None)
     check_config(config)
     strategy = make_strategy(config.strategy)
