@@ -59,6 +59,10 @@ class PeriodSchedule:
     def get_config(self) -> dict:
         return {"start": self.start, "end": self.end, "steps": self.steps}
 
+    @classmethod
+    def from_config(cls, config: dict) -> PeriodSchedule:
+        return cls(**config)
+
 
 def check_period(period: Period) -> Period:
     """Returns `period` if it is an integer >= 1 or a callable `step -> period`.
