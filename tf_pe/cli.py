@@ -1,4 +1,4 @@
-"""The `tf-pe` command line: `tf-pe train`, `tf-pe summary PATH`.
+"""The `tf-pe` command line: `tf-pe train`, `tf-pe summary PATH`, `tf-pe export RUN_DIR`.
 
 User errors (unknown names, out-of-range values, unwritable directories, a
 missing dataset) print one line and exit with status 2, without a traceback.
@@ -19,6 +19,7 @@ commands:
   benchmark  run a published experiment: tf-pe benchmark NAME [--out=DIR] [--quick]
   summary    print parameters and MACs of a saved model: tf-pe summary PATH
   compress   LRE-AMC: tf-pe compress RUN_DIR [--epsilon=0.05] [--order=top_down] [--out=DIR]
+  export     tf-pe export RUN_DIR [--format=tflite|saved_model] [--quantize=none|dynamic|...]
 """
 
 EXIT_USAGE = 2
@@ -237,8 +238,44 @@ def _compress(argv: list[str]) -> int:
     return 0
 
 
+def _export(argv: list[str]) -> int:
+    fv = flags.FlagValues()
+    flags.DEFINE_enum("format", "tflite", ["tflite", "saved_model"], "what to write",
+                      flag_values=fv)
+    flags.DEFINE_enum("quantize", "none", ["none", "dynamic", "float16", "int8"],
+                      "tflite: post-training quantization", flag_values=fv)
+    flags.DEFINE_boolean("sparse", True, "tflite: sparse weight encoding (--nosparse: off)",
+                         flag_values=fv)
+    flags.DEFINE_boolean("keep-custom-op", False,
+                         "saved_model: keep TfPe>SparseChannelConv2D (loads after import tf_pe)",
+                         flag_values=fv)
+    flags.DEFINE_integer("eval-take", None, "evaluate on the first N test examples",
+                         flag_values=fv)
+    flags.DEFINE_integer("representative-take", 500, "int8: calibrate on N training examples",
+                         flag_values=fv)
+    flags.DEFINE_string("data-dir", None, "tensorflow-datasets data dir (default: the run's)",
+                        flag_values=fv)
+    flags.DEFINE_string("out", None, "output path (default: RUN_DIR/model.tflite, "
+                        "RUN_DIR/model.QUANTIZE.tflite or RUN_DIR/saved_model)", flag_values=fv)
+    rest = _parse(fv, argv)
+    if len(rest) != 2:
+        raise UserError("usage: tf-pe export RUN_DIR [flags]")
+    from tf_pe.export import export_run
+
+    quantize = fv["quantize"].value
+    try:
+        export_run(rest[1], format=fv["format"].value,
+                   quantize=None if quantize == "none" else quantize, out=fv["out"].value,
+                   data_dir=fv["data-dir"].value, eval_take=fv["eval-take"].value,
+                   representative_take=fv["representative-take"].value,
+                   sparse=fv["sparse"].value, keep_custom_op=fv["keep-custom-op"].value)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        raise UserError(str(e)) from e
+    return 0
+
+
 COMMANDS = {"train": _train, "benchmark": _benchmark, "summary": _summary,
-            "compress": _compress}
+            "compress": _compress, "export": _export}
 
 
 def main(argv: list[str]) -> int:
