@@ -21,6 +21,13 @@ needs_op = pytest.mark.skipif(MODULE is None, reason="op library not built (make
 pytestmark = needs_op
 
 
+@pytest.fixture(params=["nhwc", "planes"])
+def cpu_kernel(request, monkeypatch):
+    """Runs a test on each CPU kernel family (the op reads TF_PE_CPU_KERNEL per call)."""
+    monkeypatch.setenv("TF_PE_CPU_KERNEL", request.param)
+    return request.param
+
+
 def op(x, compact, indptr, indices, strides=(1, 1), padding="SAME", dilations=(1, 1)):
     return MODULE.tf_pe_sparse_channel_conv2d(x, compact, indptr, indices, strides=strides,
                                               padding=padding, dilations=dilations)
@@ -55,7 +62,7 @@ def case(seed, dtype="float32"):
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_forward_equals_masked_conv2d(seed):
+def test_forward_equals_masked_conv2d(seed, cpu_kernel):
     x, kernel, mask, strides, padding, dilations = case(seed)
     compact, indptr, indices = compact_from_mask(kernel, mask)
     got = op(x, compact, indptr, indices, strides, padding, dilations)
@@ -65,7 +72,7 @@ def test_forward_equals_masked_conv2d(seed):
 
 
 @pytest.mark.parametrize("seed", range(16))
-def test_gradient_ops_equal_autodiff_of_the_reference(seed):
+def test_gradient_ops_equal_autodiff_of_the_reference(seed, cpu_kernel):
     """float32 gradient ops against autodiff of the reference in float64 (TF's
     float32 oneDNN conv backprop aborted on some of these shapes; float64 uses
     Eigen). TF's CPU conv2d has no dilated backprop, so dilations are 1 here."""
@@ -97,7 +104,7 @@ def test_gradient_ops_equal_autodiff_of_the_reference(seed):
     ((1, 1), "SAME", (2, 1), "random"),
     ((2, 2), "SAME", (1, 1), "block"),
 ])
-def test_gradients_match_numerical_float64(strides, padding, dilations, pattern):
+def test_gradients_match_numerical_float64(strides, padding, dilations, pattern, cpu_kernel):
     rng = np.random.default_rng(7)
     x = tf.constant(rng.normal(size=(2, 6, 5, 5)))
     kernel = rng.normal(size=(3, 2, 5, 4))
@@ -110,6 +117,38 @@ def test_gradients_match_numerical_float64(strides, padding, dilations, pattern)
     theoretical, numerical = tf.test.compute_gradient(f, [x, compact])
     for t, n in zip(theoretical, numerical, strict=True):
         np.testing.assert_allclose(t, n, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("cin,cout,k,strides,pattern,density", [
+    (80, 80, 3, (1, 1), "block", 1.0),   # one group of 80 outputs: chunks of 64 + 16 lanes
+    (40, 150, 1, (1, 1), "block", 0.5),  # wide 1x1 groups
+    (24, 48, 3, (2, 2), "block", 0.25),  # strided
+    (48, 24, 3, (1, 1), "random", 0.1),  # single-output groups, scattered destinations
+])
+def test_wide_groups_forward_and_gradients(cin, cout, k, strides, pattern, density, cpu_kernel):
+    """Groups wider than one vector (several chunks per group), in float32, against
+    the masked conv2d and its autodiff in float64."""
+    rng = np.random.default_rng(cin + cout)
+    x = rng.normal(size=(2, 9, 10, cin))
+    kernel = rng.normal(size=(k, k, cin, cout))
+    mask = patterns.connection_mask(cin, cout, density, pattern, seed=1).astype("float64")
+    compact, indptr, indices = compact_from_mask(kernel, mask)
+    upstream = rng.normal(size=(2, -(-9 // strides[0]), -(-10 // strides[1]), cout))
+    xv, cv = tf.constant(x, tf.float32), tf.cast(compact, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch([xv, cv])
+        y = op(xv, cv, indptr, indices, list(strides))
+        loss = tf.reduce_sum(y * tf.constant(upstream, tf.float32))
+    got = [y, *tape.gradient(loss, [xv, cv])]
+    xr, kr = tf.constant(x), tf.constant(kernel)
+    with tf.GradientTape() as tape:
+        tape.watch([xr, kr])
+        y = masked_conv(xr, kr, tf.constant(mask), list(strides), "SAME", [1, 1])
+        loss = tf.reduce_sum(y * upstream)
+    dx, dkernel = tape.gradient(loss, [xr, kr])
+    want = [y, dx, compact_from_mask(dkernel, mask)[0]]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-3, atol=2e-3)
 
 
 def test_graph_mode_shape_function():

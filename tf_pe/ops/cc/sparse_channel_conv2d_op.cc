@@ -21,6 +21,7 @@
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -30,6 +31,8 @@
 #include <vector>
 
 #include "sparse_channel_conv2d.h"
+#include "sparse_channel_conv2d_nhwc.h"
+#include "sparse_channel_conv2d_plan.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -47,7 +50,6 @@ using ::tensorflow::shape_inference::DimensionHandle;
 using ::tensorflow::shape_inference::InferenceContext;
 using ::tensorflow::shape_inference::ShapeHandle;
 namespace errors = ::tensorflow::errors;
-typedef Eigen::ThreadPoolDevice CPUDevice;
 
 // ---------------------------------------------------------------- registration
 
@@ -273,24 +275,6 @@ void GradKernelN(int mr, const T* A, const int64_t* rows, int64_t K, const T* co
 
 // ---------------------------------------------------------------- structure
 
-// A gathered convolution: destination pixels (batch, dst_rows, dst_cols) from
-// source pixels (batch, src_rows, src_cols, src_depth). Forward mapping:
-// src = dst * stride + tap * dilation - pad; transposed mapping (input gradient):
-// dst = src * stride + tap * dilation - pad, solved for src.
-struct Gathered {
-  int64_t batch, src_rows, src_cols, src_depth, dst_rows, dst_cols, dst_depth;
-  int64_t kh, kw, sr, sc, dr, dc, pad_top, pad_left;
-  bool transposed;
-  std::vector<int32_t> used;  // source channels read, im2col row order
-  struct Group {
-    std::vector<int32_t> rows;  // K = kh*kw*|set| im2col rows, order (s, t, u)
-    std::vector<int32_t> dst;   // destination channels
-    std::vector<int64_t> wpos;  // [|dst|][K]: positions into the compact kernel
-  };
-  std::vector<Group> groups;
-  bool covers_dst = false;  // every destination channel is in some group
-};
-
 // Builds groups from per-destination lists of (source channel, kernel position).
 static void BuildGroups(const std::vector<std::vector<std::pair<int32_t, int64_t>>>& lists,
                         int64_t src_depth, int64_t kh, int64_t kw, int64_t nnz, Gathered* g) {
@@ -334,15 +318,6 @@ static void BuildGroups(const std::vector<std::vector<std::pair<int32_t, int64_t
     }
     g->groups.push_back(std::move(grp));
   }
-}
-
-// Runs fn(first, end) over about 4 contiguous ranges per thread.
-template <typename Fn>
-static void ShardTiles(const CPUDevice& d, int64_t tiles, Fn fn) {
-  const int64_t shards = std::max<int64_t>(1, std::min<int64_t>(tiles, 4 * d.numThreads()));
-  d.parallelFor(shards, Eigen::TensorOpCost(0, 0, 1e9), [&](Eigen::Index b, Eigen::Index e) {
-    for (Eigen::Index sh = b; sh < e; ++sh) fn(tiles * sh / shards, tiles * (sh + 1) / shards);
-  });
 }
 
 // [n, a, b] -> [n, b, a] (NHWC <-> NCHW), in 16 x 16 blocks, sharded over (n, a-block).
@@ -734,6 +709,29 @@ static void RunGathered(const CPUDevice& d, const Gathered& g, const T* kernel, 
   Transpose12(d, dst_c, g.batch, g.dst_depth, plane, dst);
 }
 
+// Lane use from which the NHWC kernels (vectorized over destination channels) beat
+// the channel-plane kernels above (vectorized over pixels, which pay for transposes
+// of the activations); measured with `tf-pe benchmark op`.
+constexpr double kNhwcMinLaneUse = 0.3;
+
+// The environment variable TF_PE_CPU_KERNEL = "nhwc" or "planes" forces one kernel
+// family (tests run both); anything else (default) chooses by lane use.
+static bool UseNhwc(const Gathered& g, int bytes) {
+  const char* force = std::getenv("TF_PE_CPU_KERNEL");
+  if (force != nullptr && std::string(force) == "nhwc") return true;
+  if (force != nullptr && std::string(force) == "planes") return false;
+  return NhwcLaneUse(g, bytes) >= kNhwcMinLaneUse;
+}
+
+// The gathered convolution (forward or input gradient) by the faster kernel family.
+template <typename T>
+static void Run(const CPUDevice& d, const Gathered& g, const T* kernel, const T* src, T* dst) {
+  if (UseNhwc(g, sizeof(T))) return NhwcConv<T>(d, g, kernel, src, dst);
+  int64_t src_size, dst_size;
+  ScratchSizes(g, &src_size, &dst_size);
+  RunGathered<T>(d, g, kernel, src, dst, Scratch<T>(2, src_size), Scratch<T>(3, dst_size));
+}
+
 // ---------------------------------------------------------------- validation
 
 struct Parsed {
@@ -855,10 +853,7 @@ void SparseChannelConv2DFunctor<CPUDevice, T>::operator()(
                 g.filter_rows, g.filter_cols, g.stride_rows, g.stride_cols, g.dilation_rows,
                 g.dilation_cols, g.pad_top, g.pad_left, false, {}, {}, false};
   BuildGroups(rows, g.in_depth, g.filter_rows, g.filter_cols, g.nnz, &plan);
-  int64_t src_size, dst_size;
-  ScratchSizes(plan, &src_size, &dst_size);
-  std::vector<T> src_c(src_size), dst_c(dst_size);
-  RunGathered<T>(d, plan, kernel, input, output, src_c.data(), dst_c.data());
+  Run<T>(d, plan, kernel, input, output);
 }
 
 template <typename T>
@@ -875,12 +870,8 @@ class SparseChannelConv2DOp : public ConvBase {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(
                             0, TensorShape({g.batch, g.out_rows, g.out_cols, g.out_depth}), &out));
     if (out->NumElements() == 0) return;
-    Gathered plan = ForwardPlan(p);
-    int64_t src_size, dst_size;
-    ScratchSizes(plan, &src_size, &dst_size);
-    RunGathered<T>(ctx->eigen_device<CPUDevice>(), plan, kernel.flat<T>().data(),
-                   input.flat<T>().data(), out->flat<T>().data(), Scratch<T>(2, src_size),
-                   Scratch<T>(3, dst_size));
+    Run<T>(ctx->eigen_device<CPUDevice>(), ForwardPlan(p), kernel.flat<T>().data(),
+           input.flat<T>().data(), out->flat<T>().data());
   }
 };
 
@@ -912,11 +903,8 @@ class BackpropInputOp : public ConvBase {
                   g.dilation_cols, g.pad_top, g.pad_left, true, {}, {}, false};
     BuildGroups(cols, g.out_depth, g.filter_rows, g.filter_cols, g.nnz, &plan);
     if (dy.NumElements() == 0) plan.groups.clear();
-    int64_t src_size, dst_size;
-    ScratchSizes(plan, &src_size, &dst_size);
-    RunGathered<T>(ctx->eigen_device<CPUDevice>(), plan, kernel.flat<T>().data(),
-                   dy.flat<T>().data(), dx->flat<T>().data(), Scratch<T>(2, src_size),
-                   Scratch<T>(3, dst_size));
+    Run<T>(ctx->eigen_device<CPUDevice>(), plan, kernel.flat<T>().data(), dy.flat<T>().data(),
+           dx->flat<T>().data());
   }
 };
 
@@ -945,6 +933,10 @@ class BackpropKernelOp : public ConvBase {
     if (total == 0 || pixels == 0) return;
     Gathered plan = ForwardPlan(p);
     const CPUDevice& d = ctx->eigen_device<CPUDevice>();
+    if (UseNhwc(plan, sizeof(T))) {
+      NhwcKernelGrad<T>(d, plan, input.flat<T>().data(), dy.flat<T>().data(), grad);
+      return;
+    }
     const bool direct = g.stride_rows == 1 && g.stride_cols == 1;
     // Source x: padded planes (direct) or plain NCHW (im2col); dy: channel planes
     // of width `wide_cols` (zeros in the extra columns) plus one zero tile of slack.
