@@ -9,7 +9,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <climits>
+#include <cstdint>
 
 #include "sparse_channel_conv2d_gpu.h"
 
