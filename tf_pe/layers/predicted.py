@@ -207,9 +207,12 @@ class PredictedDense(PredictedLayer):
         self._init_prediction(units, learned_fraction, dictionary, columns, order, seed,
                               activation, use_bias, kernel_initializer, bias_initializer)
         self.units = self.units_ = units
+        self.input_spec = keras.layers.InputSpec(min_ndim=2)
 
     def build(self, input_shape):
         n = int(input_shape[-1])
+        # Later calls must bring the same number of features.
+        self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: n})
         grid = getattr(self.dictionary, "grid", None)
         domain = dicts.Domain.grid(grid) if grid is not None else dicts.Domain.chain(n)
         if domain.size != n:
@@ -306,9 +309,11 @@ class PredictedConv2D(PredictedLayer):
             raise ValueError(f"`data_format` must be 'channels_last' (or None), "
                              f"got {data_format!r}.")
         self.padding, self.data_format = padding, "channels_last"
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
         self.in_channels = int(input_shape[-1])
+        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: self.in_channels})
         kh, kw = self.kernel_size
         self._build_prediction(dicts.Domain.grid((kh, kw)), self.in_channels * self.filters,
                                (kh, kw, self.in_channels, self.filters))
