@@ -3,7 +3,6 @@ round-trips through its config, and a model holding each public layer loads with
 `keras.saving.load_model(path, safe_mode=True)` and no `custom_objects`; saved
 configs contain no lambda."""
 
-import functools
 import inspect
 import json
 import zipfile
@@ -113,8 +112,6 @@ ZOO = {
     "lenet5-channel": lambda: tf_pe.sparsify(models.lenet5(), method="channel", density=0.5),
     "lenet_300_100-masked": lambda: tf_pe.sparsify(models.lenet_300_100(), method="masked",
                                                    density=0.1, distribution="erk"),
-    "lenet5-partial-channel": lambda: models.lenet5(conv_layer=functools.partial(
-        layers.SparseChannelConv2D, density=0.25, seed=1)),
 }
 
 
