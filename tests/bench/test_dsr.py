@@ -32,4 +32,5 @@ def test_quick_benchmark_writes_table_plot_and_checks(tmp_path, fashion_data_dir
     assert set(check) >= {"dsr_minus_static", "dsr_minus_thin_dense", "dsr_minus_gmp",
                           "dsr_share_of_training_time"}
     assert (out / "accuracy.png").stat().st_size > 1000
+    assert (out / "layer_density.png").stat().st_size > 1000
     assert "| lenet_300_100 | 95% | dsr |" in (out / "results.md").read_text()

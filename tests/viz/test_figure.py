@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tf_pe.viz.figure import figure_and_axes, finish, panels, series, style
+from tf_pe.viz.figure import figure_and_axes, finish, log_axis, panels, series, style
 
 
 def test_panels_makes_a_grid_or_checks_the_given_axes():
@@ -27,3 +27,13 @@ def test_series_one_line_per_label_with_or_without_lines(tmp_path):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
     assert finish(fig, tmp_path / "f.png") is fig
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_log_axis_labels_plain_numbers():
+    _, ax = figure_and_axes(None, (3, 3))
+    ax.plot([1, 2], [1.5, 100])
+    log_axis(ax)
+    assert ax.get_yscale() == "log"
+    major, minor = ax.yaxis.get_major_formatter(), ax.yaxis.get_minor_formatter()
+    assert [major(v, 0) for v in (1, 10, 100)] == ["1", "10", "100"]
+    assert [minor(v, 0) for v in (2, 3, 5, 20, 40, 50)] == ["2", "", "5", "20", "", "50"]

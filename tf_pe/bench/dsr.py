@@ -173,6 +173,7 @@ def run(options: BenchOptions, settings: Settings | None = None) -> dict:
     with open(os.path.join(options.out, "results.md"), "w") as f:
         f.write(table(rows) + "\n")
     plot(rows, os.path.join(options.out, "accuracy.png"))
+    density_plot(rows, os.path.join(options.out, "layer_density.png"))
     print(table(rows))
     return result
 
@@ -224,6 +225,30 @@ def plot(rows: list[dict], path: str) -> None:
                  for method in sorted({r["method"] for r in rows})}
         series(ax, {method: pts for method, pts in lines.items() if pts}, markers="o")
         style(ax, f"{model}, Fashion-MNIST", "sparsity (%)", "test accuracy (%)")
+    finish(fig, path)
+
+
+
+def density_plot(rows: list[dict], path: str) -> None:
+    """Each layer's density over training in every DSR run (from its
+    `reparam.json`), one panel per run: where DSR moved the parameters."""
+    from tf_pe.viz import layer_density_history
+    from tf_pe.viz.figure import finish, panels
+
+    runs = [r for r in rows if r["method"] == "dsr" and "accuracy" in r]
+    names = list(dict.fromkeys(r["model"] for r in runs))
+    columns = max(sum(r["model"] == m for r in runs) for m in names)
+    fig, axes = panels(len(names), columns, None, (4.6, 3.6))
+    for ax in axes:
+        ax.set_axis_off()
+    for i, model in enumerate(names):
+        for ax, r in zip(axes[i * columns:], [r for r in runs if r["model"] == model],
+                         strict=False):
+            with open(os.path.join(r["out"], "reparam.json")) as f:
+                history = json.load(f)["history"]
+            ax.set_axis_on()
+            layer_density_history(history, ax=ax,
+                                  title=f"{model}, {100 * r['sparsity']:.0f}% sparse")
     finish(fig, path)
 
 

@@ -56,6 +56,24 @@ def series(ax, data, markers: str = "os^Dv<>PX*", connect: bool = True) -> None:
                 linestyle="-" if connect else "none")
 
 
+def log_axis(ax, which: str = "y") -> None:
+    """Makes the `which` ("x" or "y") axis of `ax` logarithmic, labelled with
+    plain numbers (`40`, `0.5`, not `4x10^1`) at the powers of ten and at 2x
+    and 5x them."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter
+
+    def minor(value, _):
+        return f"{value:g}" if round(value / 10 ** math.floor(math.log10(value))) in (2, 5) \
+            else ""
+
+    getattr(ax, f"set_{which}scale")("log")
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
 def finish(fig, path: str | os.PathLike | None = None, dpi: int = 100):
     """Lays `fig` out and, when `path` is given, writes it there (format from
     the suffix). Returns `fig`."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from tf_pe.viz.figure import figure_and_axes, finish, series, style
+from tf_pe.viz.figure import figure_and_axes, finish, log_axis, series, style
 
 
 def densification_curve(steps: Sequence[int], density: Sequence[float],
@@ -43,7 +43,7 @@ def densification_curve(steps: Sequence[int], density: Sequence[float],
                              f"got {len(values)}.")
     fig, ax = figure_and_axes(ax, (6, 4))
     ax.plot(steps, [100 * d for d in density], color="C0", label="density")
-    ax.set_yscale("log")
+    log_axis(ax)
     style(ax, title, "training step", "connection density (%)", legend=False)
     handles = ax.get_lines()
     if accuracy is not None:
@@ -92,7 +92,7 @@ def layer_density_history(history: Iterable[Mapping], ax=None, path=None,
     fig, ax = figure_and_axes(ax, (6, 4))
     series(ax, layers)
     if log:
-        ax.set_yscale("log")
+        log_axis(ax)
     style(ax, title, "training step", "layer density (% of weights active)",
           legend_size=8)
     return finish(fig, path)
