@@ -82,8 +82,33 @@ def main(out_path):
             "summary_active": stats.total.active,
             "summaries_written": sum(len(files) for _, _, files in os.walk(log_dir)),
         }
+    results["lre_amc"] = _lre_amc(tf, keras, np, strategy)
     with open(out_path, "w") as f:
         json.dump(results, f, indent=1)
+
+
+def _lre_amc(tf, keras, np, strategy):
+    """One LRE-AMC step on a trained MLP, called in the strategy's scope."""
+    from tf_pe import compression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 20)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, (x[:, 0] > 0).astype("int64"))).batch(32)
+    with strategy.scope():
+        inputs = keras.Input((20,))
+        hidden = keras.layers.Dense(16, activation="relu")(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+        model.compile(optimizer="adam", metrics=["accuracy"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(data, epochs=2, verbose=0)
+    with strategy.scope():
+        small, _ = compression.lre_amc(model, data, data, epsilon=1.0, max_epochs=1,
+                                       max_steps=1, stats_batches=1, print_fn=None)
+    copies = [[np.asarray(c) for c in strategy.experimental_local_results(v.value)]
+              for v in small.weights]
+    return {"params": [model.count_params(), small.count_params()],
+            "replicated": all(len(c) == 2 for c in copies),
+            "identical": all(np.array_equal(c[0], c[1]) for c in copies)}
 
 
 if __name__ == "__main__":

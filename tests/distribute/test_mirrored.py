@@ -61,3 +61,9 @@ def test_summaries_under_the_strategy(recorded):
     assert dsr["summaries_written"] >= 1
     gmp = recorded["cases"]["gmp"]
     assert 0 < gmp["summary_active"] < dsr["summary_active"]  # GMP pruned to 10%
+
+
+def test_lre_amc_compresses_a_mirrored_model(recorded):
+    lre = recorded["lre_amc"]
+    assert lre["params"][1] < lre["params"][0]
+    assert lre["replicated"] and lre["identical"]
