@@ -37,3 +37,4 @@ def test_quick_benchmark_writes_results_table_and_plot(tmp_path, fashion_data_di
     table = (out / "results.md").read_text()
     assert "| sparse random | 0.05 |" in table and "depth multiplier" in table
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "masks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,8 @@ Sandler, Zhmoginov 2017, "The Power of Sparsity in Convolutional Neural Networks
   them every `T` steps, against the full-density network for the same steps.
 
 Every point is a `tf_pe.training.train` run whose files stay under `out/runs/`; the
-benchmark writes `results.json`, `results.md` and `results.png` into `out`.
+benchmark writes `results.json`, `results.md`, `results.png` and `masks.png` (the
+connection masks of the sparse network nearest density 0.1) into `out`.
 """
 
 from __future__ import annotations
@@ -87,7 +88,8 @@ def _run(name: str, options: BenchOptions, settings: dict, **fields) -> dict:
 
 
 def run_channel_benchmark(options: BenchOptions) -> dict:
-    """Runs the benchmark and writes `results.json`, `results.md`, `results.png`.
+    """Runs the benchmark and writes `results.json`, `results.md`, `results.png`,
+    `masks.png`.
 
     Args:
         options: output directory, quick mode, seed and data dir.
@@ -141,6 +143,9 @@ def run_channel_benchmark(options: BenchOptions) -> dict:
     with open(os.path.join(options.out, "results.md"), "w") as f:
         f.write(markdown_table(results))
     plot(results, os.path.join(options.out, "results.png"))
+    shown = min(settings["densities"], key=lambda d: abs(d - LOW_BUDGET))
+    mask_figure(os.path.join(options.out, "runs", f"sparse_{shown:g}", "model.keras"),
+                os.path.join(options.out, "masks.png"))
     return results
 
 
@@ -194,6 +199,17 @@ def plot(results: dict, path: str) -> None:
     fig.suptitle(f"{results['model']} on Fashion-MNIST"
                  f"{' (quick: numbers meaningless)' if results['quick'] else ''}")
     finish(fig, path, dpi=110)
+
+
+
+def mask_figure(model_path: str, path: str) -> None:
+    """The paper's Figure 1 for a trained sparse network: each layer's
+    input-to-output channel connections."""
+    import keras
+
+    from tf_pe.viz import connection_masks
+
+    connection_masks(keras.saving.load_model(model_path), path=path)
 
 
 register_benchmark(Benchmark(
