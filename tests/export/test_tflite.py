@@ -12,6 +12,7 @@ from tensorflow.lite.python import schema_py_generated as schema
 from tests.export.conftest import TF_PE_TYPES
 from tf_pe import layers
 from tf_pe.export import convert, to_tflite
+from tf_pe.export import interpreter as runtime
 
 FLOAT_ATOL = 1e-4  # float32 logits of magnitude ~10 through other kernels (XNNPACK)
 # Quantized: accuracy on the same 1,000 test images within 2 points of Keras', and the
@@ -73,6 +74,7 @@ def test_quantized_is_builtin_only_and_keeps_accuracy(trained, fashion, tmp_path
     a = report.agreement
     assert abs(a.tflite_accuracy - a.keras_accuracy) <= ACCURACY_DELTA, a
     assert a.top1_agreement >= MIN_AGREEMENT, a
+    assert a.xnnpack  # every file runs with the default interpreter settings
 
 
 def test_float16_halves_the_file_and_matches(trained, fashion, tmp_path):
@@ -85,17 +87,31 @@ def test_float16_halves_the_file_and_matches(trained, fashion, tmp_path):
     assert half.agreement.max_abs_diff <= 1e-2 and half.agreement.keras_accuracy is None
 
 
-def test_sparsity_encoding_shrinks_a_sparse_kernel(tmp_path):
+def _sparse_dense_model():
     keras.utils.set_random_seed(1)
     inputs = keras.Input((784,))
-    model = keras.Model(inputs, layers.MaskedDense(256, density=0.1, seed=0)(inputs))
+    return keras.Model(inputs, layers.MaskedDense(256, density=0.1, seed=0)(inputs))
+
+
+def test_sparsity_encoding_shrinks_a_sparse_kernel(tmp_path):
+    model = _sparse_dense_model()
     x = np.random.default_rng(0).normal(size=(16, 784)).astype("float32")
     dense = to_tflite(model, str(tmp_path / "dense.tflite"), sparse=False, test_data=x)
     sparse = to_tflite(model, str(tmp_path / "sparse.tflite"), sparse=True, test_data=x)
+    assert not dense.sparse_encoding and sparse.sparse_encoding
     assert "DENSIFY" not in dense.operators and "DENSIFY" in sparse.operators
     assert sparse.size_bytes < 0.5 * dense.size_bytes
-    assert sparse.agreement.max_abs_diff <= FLOAT_ATOL
+    assert sparse.agreement.max_abs_diff <= FLOAT_ATOL and sparse.agreement.xnnpack
     assert sparse.agreement.top1_agreement == 1.0  # argmax over the 256 outputs
+
+
+def test_sparse_files_always_run_with_xnnpack(tmp_path):
+    x = np.random.default_rng(0).normal(size=(64, 784)).astype("float32")
+    content, encoded = convert(_sparse_dense_model(), quantize="int8", representative_data=x)
+    assert runtime.runs_with_xnnpack(content)
+    # Whether the sparse int8 file was kept depends on the runtime; either way the
+    # flag must tell the truth about the file.
+    assert encoded == ("DENSIFY" in runtime.operators(content))
 
 
 def _tiny():

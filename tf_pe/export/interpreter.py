@@ -59,6 +59,23 @@ def load(model_content: bytes, example: np.ndarray, num_threads: int | None = No
     return interp, True
 
 
+def runs_with_xnnpack(model_content: bytes) -> bool:
+    """Whether the default interpreter (with its XNNPACK delegate) can run the
+    model, tried on zero inputs of batch 2 (unknown dimensions set to 2)."""
+    interp = make_interpreter(model_content, True)
+    try:
+        for spec in interp.get_input_details():
+            shape = [2 if d < 0 else int(d) for d in spec["shape_signature"]]
+            interp.resize_tensor_input(spec["index"], shape)
+        interp.allocate_tensors()
+        for spec in interp.get_input_details():
+            interp.set_tensor(spec["index"], np.zeros(spec["shape"], spec["dtype"]))
+        interp.invoke()
+    except RuntimeError:
+        return False
+    return True
+
+
 def operators(model_content: bytes) -> list[str]:
     """The model's operators in execution order (builtin names such as `CONV_2D`,
     or a custom op's name), without delegation."""

@@ -42,7 +42,9 @@ class TFLiteReport:
         path: the `.tflite` file.
         size_bytes: its size.
         quantize: the quantization (None, "dynamic", "float16" or "int8").
-        sparse: whether the converter's sparsity encoding was requested.
+        sparse_encoding: whether the file stores sparse weights in TFLite's
+            sparse format (requested with `sparse=True` and kept when the
+            default interpreter runs the file).
         operators: the distinct operators of the file, in order of first use
             (builtin names such as `CONV_2D`).
         runtime: the interpreter that evaluated it ("ai_edge_litert" or "tf.lite").
@@ -52,7 +54,7 @@ class TFLiteReport:
     path: str
     size_bytes: int
     quantize: str | None
-    sparse: bool
+    sparse_encoding: bool
     operators: tuple[str, ...]
     runtime: str
     agreement: Agreement | None

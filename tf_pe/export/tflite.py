@@ -15,7 +15,11 @@ Quantization follows the TFLite post-training guide:
 |  |  |  | `TFLITE_BUILTINS_INT8` |
 
 With `sparse=True` the converter's `Optimize.EXPERIMENTAL_SPARSITY` stores
-weight tensors that are sparse enough in TFLite's compressed sparse format.
+weight tensors that are sparse enough in TFLite's compressed sparse format
+(decompressed by a `DENSIFY` operator at load time: a smaller file, not faster
+inference). LiteRT 2.3's default XNNPACK delegate refuses some such files
+(measured: dynamic-range and int8 files with sparse kernels); those are written
+without the encoding, so that every file runs with default interpreter settings.
 """
 
 from __future__ import annotations
@@ -84,23 +88,33 @@ def _converter(saved_model_dir: str, quantize, representative_data, sparse):
 
 
 def convert(model: keras.Model, quantize=None, representative_data=None,
-            sparse=True) -> bytes:
-    """Returns the TFLite flatbuffer of `model` (arguments as in `to_tflite`).
+            sparse=True) -> tuple[bytes, bool]:
+    """Returns `(flatbuffer, sparse_encoding)` for `model` (arguments as in
+    `to_tflite`); `sparse_encoding` says whether the file uses the sparse format.
 
     Raises:
         ValueError: as `to_tflite`.
     """
-    from tensorflow.lite.python.convert_phase import ConverterError  # not in tf.lite's API
-
     _check_arguments(model, quantize, representative_data, sparse)
     stripped = strip(model)
     with tempfile.TemporaryDirectory() as tmp:
         stripped.export(tmp, format="tf_saved_model", verbose=False)
-        converter = _converter(tmp, quantize, representative_data, sparse)
-        try:
-            return converter.convert()
-        except ConverterError as e:
-            raise ValueError(_conversion_error(model, e)) from e
+        content = _run_converter(model, tmp, quantize, representative_data, sparse)
+        if not sparse or runtime.runs_with_xnnpack(content):
+            return content, sparse
+        # LiteRT's default XNNPACK delegate refuses this sparse file (measured for
+        # sparse dynamic-range and int8 files): give a file every runtime can run.
+        return _run_converter(model, tmp, quantize, representative_data, False), False
+
+
+def _run_converter(model, saved_model_dir, quantize, representative_data, sparse) -> bytes:
+    from tensorflow.lite.python.convert_phase import ConverterError  # not in tf.lite's API
+
+    converter = _converter(saved_model_dir, quantize, representative_data, sparse)
+    try:
+        return converter.convert()
+    except ConverterError as e:
+        raise ValueError(_conversion_error(model, e)) from e
 
 
 def _conversion_error(model, error) -> str:
@@ -129,7 +143,10 @@ def to_tflite(model: keras.Model, path: str, quantize: str | None = None,
             `tf.data.Dataset` of `x` or `(x, y)` batches, or a function returning
             an iterable of `[input]` lists (TFLite's own form). Defaults to None.
         sparse: store sparse weight tensors in TFLite's sparse format
-            (`tf.lite.Optimize.EXPERIMENTAL_SPARSITY`). Defaults to True.
+            (`tf.lite.Optimize.EXPERIMENTAL_SPARSITY`), unless the default
+            LiteRT interpreter (XNNPACK delegate) then cannot run the file, in
+            which case the file is written without it (`report.sparse_encoding`
+            says which). Defaults to True.
         test_data: examples for the report's agreement check: an array, an
             `(x, y)` pair or a `tf.data.Dataset` of batches; with labels the
             report gives both accuracies. Defaults to None (no check).
@@ -142,12 +159,13 @@ def to_tflite(model: keras.Model, path: str, quantize: str | None = None,
             `representative_data` (saying what to pass), a layer `strip` cannot
             convert, or an operation with no TFLite builtin equivalent.
     """
-    content = convert(model, quantize, representative_data, sparse)
+    content, encoded = convert(model, quantize, representative_data, sparse)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with open(path, "wb") as f:
         f.write(content)
     agreement = None if test_data is None else compare(model, content, test_data)
-    return TFLiteReport(path=path, size_bytes=len(content), quantize=quantize, sparse=sparse,
+    return TFLiteReport(path=path, size_bytes=len(content), quantize=quantize,
+                        sparse_encoding=encoded,
                         operators=distinct(runtime.operators(content)),
                         runtime=runtime.runtime_name(), agreement=agreement)
