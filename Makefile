@@ -1,4 +1,4 @@
-# Quick start:  make demo   (set up, then train the default model)
+# Quick start:  make demo   (set up, train the default model, export it to TFLite)
 #               make test   (set up, then run lint and the test suite)
 # Both are idempotent: set-up steps run only when their inputs change.
 
@@ -15,6 +15,7 @@ OP_LIB := tf_pe/ops/_sparse_channel_conv2d_ops.so
 
 demo: setup data
 	$(BIN)/tf-pe train --out=$(DEMO_OUT)
+	$(BIN)/tf-pe export $(DEMO_OUT) --format=tflite
 
 # `bazel` first: tests/ops/test_bazel_build.py loads the library Bazel built.
 test: setup data lint bazel
