@@ -35,8 +35,8 @@ def _check(run_dir, format, quantize, keep_custom_op) -> tuple[str, str]:
     paths = (os.path.join(run_dir, "model.keras"), os.path.join(run_dir, "run.json"))
     for path in paths:
         if not os.path.isfile(path):
-            raise ValueError(f"no {os.path.basename(path)} in {run_dir!r} (a `tf-pe train` "
-                             "run directory)")
+            raise ValueError(f"no {os.path.basename(path)} in `run_dir` {run_dir!r} (a "
+                             "`tf-pe train` run directory)")
     return paths
 
 

@@ -76,9 +76,11 @@ def to_saved_model(model: keras.Model, path: str, keep_custom_op: bool = False
         A `SavedModelReport`.
 
     Raises:
-        ValueError: for a bad `keep_custom_op`, or as `strip` for a layer it
-            cannot convert.
+        ValueError: for an empty `path`, a bad `keep_custom_op`, or as `strip`
+            for a layer it cannot convert.
     """
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise ValueError(f"`path` must be a directory path, got {path!r}.")
     if not isinstance(keep_custom_op, bool):
         raise ValueError(f"`keep_custom_op` must be True or False, got {keep_custom_op!r}.")
     exported = model if keep_custom_op else strip(model)

@@ -54,8 +54,14 @@ def register_stripper(layer_class: type, stripper: Stripper) -> None:
             Keras layer and the list of arrays for its `set_weights`.
 
     Raises:
+        TypeError: naming `layer_class` or `stripper` when it is not a class or
+            not callable.
         ValueError: if `layer_class` already has a rule.
     """
+    if not isinstance(layer_class, type):
+        raise TypeError(f"`layer_class` must be a class, got {layer_class!r}.")
+    if not callable(stripper):
+        raise TypeError(f"`stripper` must be callable, got {stripper!r}.")
     if layer_class in _STRIPPERS:
         raise ValueError(f"`layer_class` {layer_class.__name__} already has a stripper.")
     _STRIPPERS[layer_class] = stripper

@@ -159,6 +159,8 @@ def to_tflite(model: keras.Model, path: str, quantize: str | None = None,
             `representative_data` (saying what to pass), a layer `strip` cannot
             convert, or an operation with no TFLite builtin equivalent.
     """
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise ValueError(f"`path` must be a file path, got {path!r}.")
     content, encoded = convert(model, quantize, representative_data, sparse)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
