@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -24,24 +25,35 @@ def free_ports(count):
     return ports
 
 
+def wait_all(procs, timeout):
+    """Waits for every process; when one fails, the others (blocked in a
+    collective with it) are killed. Returns the exit codes."""
+    deadline = time.monotonic() + timeout
+    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        if any(p.poll() not in (None, 0) for p in procs):
+            break
+        time.sleep(0.2)
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+    return [p.wait() for p in procs]
+
+
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory):
     out = tmp_path_factory.mktemp("multi_worker")
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
-    procs = []
-    for index in range(2):
+    procs, logs = [], [out / f"worker-{index}.log" for index in range(2)]
+    for index, log in enumerate(logs):
         env = {**os.environ, "TF_CONFIG": json.dumps(
             {"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "tests.distribute.worker_run", str(out)], cwd=ROOT, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    try:
-        logs = [p.communicate(timeout=600)[0] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
-    for p, log in zip(procs, logs, strict=True):
-        assert p.returncode == 0, log[-4000:]
+        with open(log, "w") as f:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "tests.distribute.worker_run", str(out)], cwd=ROOT,
+                env=env, stdout=f, stderr=subprocess.STDOUT))
+    codes = wait_all(procs, timeout=600)
+    for code, log in zip(codes, logs, strict=True):
+        assert code == 0, log.read_text()[-4000:]
     return [json.loads((out / f"worker-{i}.json").read_text()) for i in range(2)]
 
 
