@@ -6,7 +6,7 @@ import pytest
 
 import tf_pe
 from tests.export.conftest import TF_PE_TYPES
-from tf_pe import layers
+from tf_pe import compression, layers
 from tf_pe.export import strip
 
 # float32 logits of ~1e1 through a handful of layers: a reordered sum differs by ~1e-6.
@@ -77,11 +77,15 @@ def test_strip_handles_nested_models():
 
 
 def test_strip_does_not_change_the_model(trained):
-    model = trained["mixed"]
+    model = trained["lre"]
     before = [np.asarray(w).copy() for w in model.weights]
-    strip(model)
+    shrinkable = compression.shrinkable_layers(model)
+    plain = strip(model)
     for old, new in zip(before, model.weights, strict=True):
         np.testing.assert_array_equal(old, np.asarray(new))
+    # no layer is shared, so graph tools (LRE) still see the model as it was
+    assert not {id(x) for x in plain.layers} & {id(x) for x in model.layers}
+    assert compression.shrinkable_layers(model) == shrinkable
 
 
 class _Wrapper(keras.layers.Layer):

@@ -38,7 +38,7 @@ class Settings:
     """What one benchmark invocation runs."""
 
     methods: tuple[str, ...] = ("dense", "channel", "dsr", "predict", "lre")
-    epochs: int = 3
+    epochs: int = 2
     take: int | None = None
     density: float = 0.1
     eval_take: int | None = None

@@ -13,8 +13,8 @@ strides, padding, ... and the kernel it computes with:
 A channel-sparse layer stays one `Conv2D` whose kernel has zero slices; the
 "gathered channels" form (a split into small convolutions) was not built, see
 docs/benchmarks.md "Export (issue 8)". Masks, seeds and schedule state are not
-parameters of the computation and are dropped. Other layers are shared with the
-original model (so `Lambda` and custom layers need no config round trip).
+parameters of the computation and are dropped. Other layers are copied (or shared
+with the original model when their config does not round-trip).
 `register_stripper` adds a rule for a new layer type.
 """
 
@@ -162,6 +162,16 @@ def _check_convertible(layer) -> None:
                 "rebuild; build the model functionally (or as a Sequential) instead.")
 
 
+def _copy(layer):
+    """A new layer from `layer`'s config, or `layer` itself when its config does
+    not round-trip (a `Lambda` of a plain function, a custom layer without
+    `get_config`): that layer is then shared with the original model."""
+    try:
+        return layer.__class__.from_config(layer.get_config())
+    except (TypeError, ValueError, NotImplementedError):
+        return layer
+
+
 def strip(model: keras.Model) -> keras.Model:
     """Returns a plain Keras copy of `model`: no tf_pe layers, the same outputs.
 
@@ -172,10 +182,10 @@ def strip(model: keras.Model) -> keras.Model:
     Returns:
         A new model (same name, same layer names) built from Keras layers only;
         `model` is not changed. Each tf_pe layer is replaced by a new layer
-        holding a copy of its effective weights; every other layer (Keras
-        layers, `Lambda` and custom layers without tf_pe layers inside) is the
-        same object as in `model`, as with `keras.models.clone_model(model,
-        clone_function=lambda layer: layer)`, so the two models share it.
+        holding a copy of its effective weights, every other layer by a copy
+        (from its config, with its weights); a layer whose config does not
+        round-trip (a `Lambda` of a plain function, a custom layer without
+        `get_config`) is shared with `model` instead.
 
     Raises:
         ValueError: for something other than a built functional or Sequential
@@ -193,9 +203,12 @@ def strip(model: keras.Model) -> keras.Model:
     pairs = []
 
     def clone(layer):
-        if type(layer) not in _STRIPPERS:
-            return layer
-        new, weights = _STRIPPERS[type(layer)](layer)
+        if type(layer) in _STRIPPERS:
+            new, weights = _STRIPPERS[type(layer)](layer)
+        else:
+            new, weights = _copy(layer), layer.get_weights()
+            if new is layer:
+                return layer
         pairs.append((new, weights))
         return new
 
