@@ -28,9 +28,11 @@ def test_crossover_is_the_largest_density_winning_on_most_shapes():
 
     points = [p("block", 0.1, 3), p("block", 0.1, 2), p("block", 0.5, 1.2), p("block", 0.5, 0.9),
               p("block", 0.25, 1.5), p("block", 0.25, 1.1), p("random", 0.1, 0.8),
-              p("random", 0.1, 0.7), p("block", 0.1, 0.5, "conv1x1")]
+              p("random", 0.1, 0.7), p("block", 0.1, 0.5, "conv1x1"),
+              p("block", 0.5, 1.5, "conv3x3 s2 56x56")]
     assert op.crossover(points) == {"block/kxk": 0.25, "block/1x1": 0.0, "random/kxk": 0.0,
-                                    "random/1x1": 0.0}
+                                    "random/1x1": 0.0, "block/strided": 0.5,
+                                    "random/strided": 0.0}
 
 
 def test_markdown_has_a_row_per_point():

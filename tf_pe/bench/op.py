@@ -160,8 +160,14 @@ def _markdown(points, step):
     return "\n".join(lines) + "\n"
 
 
+KERNEL_CLASSES = ("1x1", "kxk", "strided")
+
+
 def kernel_class(layer: str) -> str:
-    """`"1x1"` for pointwise layers, else `"kxk"` (from the layer's name)."""
+    """`"strided"` for strided layers, `"1x1"` for pointwise ones, else `"kxk"` (from
+    the layer's name, e.g. "conv3x3 s2 ...")."""
+    if " s2 " in f" {layer} ":
+        return "strided"
     return "1x1" if "1x1" in layer else "kxk"
 
 
@@ -171,7 +177,7 @@ def crossover(points):
     shapes; 0.0 where it never did."""
     best = {}
     for pattern in PATTERNS:
-        for kind in ("1x1", "kxk"):
+        for kind in KERNEL_CLASSES:
             key = f"{pattern}/{kind}"
             best[key] = 0.0
             for density in sorted({p["density"] for p in points}):

@@ -1,8 +1,9 @@
 """Which implementation `SparseChannelConv2D` uses: the op or the masked dense conv.
 
 Modes: `"auto"` (default: the op when the library is loaded and the layer's current
-density is at most `max_density(pattern, kernel_size)`, else the masked `tf.nn.conv2d`), `"op"`
-(always the op when it is loaded; tests use it), `"dense"` (never the op). Set with
+density is at most `max_density(pattern, kernel_size, strides)`, else the masked
+`tf.nn.conv2d`), `"op"` (always the op when it is loaded; tests use it), `"dense"`
+(never the op). Set with
 `set_mode()` or the environment variable `TF_PE_SPARSE_DISPATCH`. The density test
 runs in the graph (`tf.cond` on the mask), so densification switches paths.
 """
@@ -15,20 +16,21 @@ MODES = ("auto", "op", "dense")
 
 # Densities up to which the op is faster than the masked dense convolution for a
 # training step (forward + backward), per pattern and kernel class ("1x1" pointwise,
-# "kxk" larger). Measured by `tf-pe benchmark op` (docs/benchmarks.md, "Custom op
-# (issue 4)"; results.json "crossover"): the largest benchmarked density at which the
-# op's forward+backward beat the masked dense one on most WRN-28-2 / ResNet-50 shapes
-# of that class, on the shared 2-core Xeon described there. 0.0: never.
-MAX_DENSITY = {"block/kxk": 0.05, "random/kxk": 0.05, "block/1x1": 0.0, "random/1x1": 0.0}
+# "kxk" larger, "strided" any kernel with a stride > 1). Measured by `tf-pe benchmark
+# op` (docs/benchmarks.md, "Custom op (issue 4)"; results.json "crossover"): the
+# largest benchmarked density at which the op's forward+backward beat the masked
+# dense one on most WRN-28-2 / ResNet-50 shapes of that class, on the shared 2-core
+# Xeon described there. 0.0: never.
+MAX_DENSITY = {"block/kxk": 0.25, "random/kxk": 0.05, "block/1x1": 0.0, "random/1x1": 0.0,
+               "block/strided": 0.5, "random/strided": 0.0}
 
 
 def max_density(pattern: str, kernel_size, strides=(1, 1)) -> float:
-    """The measured crossover density for a layer (see `MAX_DENSITY`). Strided layers
-    get 0.0: the op's strided path (a gathered im2col) lost at every density in the
-    benchmark's "conv3x3 s2" rows."""
+    """The measured crossover density for a layer (see `MAX_DENSITY`)."""
     if tuple(strides) != (1, 1):
-        return 0.0
-    kind = "1x1" if tuple(kernel_size) == (1, 1) else "kxk"
+        kind = "strided"
+    else:
+        kind = "1x1" if tuple(kernel_size) == (1, 1) else "kxk"
     return MAX_DENSITY[f"{pattern}/{kind}"]
 
 

@@ -52,8 +52,14 @@ def compact_from_mask(kernel, mask):
     counts = tf.reduce_sum(tf.cast(active, tf.int32), axis=1)
     indptr = tf.concat([tf.zeros([1], tf.int32), tf.cumsum(counts)], axis=0)
     indices = tf.cast(where[:, 1], tf.int32)
-    slices = tf.gather_nd(tf.transpose(kernel, [3, 2, 0, 1]), where)  # [nnz, kh, kw]
-    return tf.transpose(slices, [1, 2, 0]), indptr, indices
+    # Gather the active entries straight from the flat kernel: no transpose of the
+    # dense kernel forward, and the gradient is one scatter into it (no transpose).
+    shape = tf.shape(kernel, out_type=tf.int64)
+    plane = shape[2] * shape[3]
+    positions = where[:, 1] * shape[3] + where[:, 0]  # [nnz] within one tap's [in, out]
+    taps = tf.range(shape[0] * shape[1], dtype=tf.int64)[:, None] * plane
+    slices = tf.gather(tf.reshape(kernel, [-1]), taps + positions[None, :])  # [kh*kw, nnz]
+    return tf.reshape(slices, tf.concat([shape[:2], [-1]], axis=0)), indptr, indices
 
 
 def dense_kernel(compact, indptr, indices, in_channels):

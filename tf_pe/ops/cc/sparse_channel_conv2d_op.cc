@@ -18,6 +18,10 @@
 // is written by exactly one group and tiles can run in parallel without atomics.
 // The kernel gradient gathers the same im2col tiles and dots them with the
 // gathered out_backprop columns, accumulating per shard.
+//
+// These "channel-plane" kernels (vectorized over pixels) are one of two families;
+// the other, in sparse_channel_conv2d_nhwc.cc, works on NHWC directly and is
+// vectorized over destination channels. `UseNhwc` below picks one per call.
 #define EIGEN_USE_THREADS
 
 #include <algorithm>
@@ -709,24 +713,34 @@ static void RunGathered(const CPUDevice& d, const Gathered& g, const T* kernel, 
   Transpose12(d, dst_c, g.batch, g.dst_depth, plane, dst);
 }
 
-// Lane use from which the NHWC kernels (vectorized over destination channels) beat
-// the channel-plane kernels above (vectorized over pixels, which pay for transposes
-// of the activations); measured with `tf-pe benchmark op`.
-constexpr double kNhwcMinLaneUse = 0.3;
-
-// The environment variable TF_PE_CPU_KERNEL = "nhwc" or "planes" forces one kernel
-// family (tests run both); anything else (default) chooses by lane use.
-static bool UseNhwc(const Gathered& g, int bytes) {
+// Which kernel family runs a plan. The NHWC kernels (vectorized over destination
+// channels, sparse_channel_conv2d_nhwc.h) need no transposes of the activations but
+// waste the lanes past each group's width and, one vector wide, are load-bound; the
+// channel-plane kernels above (vectorized over pixels) pay two transposes. Measured
+// per call of each op on WRN-28-2 / ResNet-50 shapes (docs/benchmarks.md): the NHWC
+// kernel gradient won from lane use 0.19 up; the NHWC forward / input gradient won
+// for 1x1 kernels from lane use ~0.4, for strided layers (where the plane kernels
+// gather an im2col) from 0.8, and for larger stride-1 kernels only with groups
+// wider than one vector (a block of 16 outputs: 0.84x of the plane kernel; 26: faster).
+// The environment variable TF_PE_CPU_KERNEL = "nhwc" or "planes" forces one family
+// (tests run both); anything else (default) applies these rules.
+static bool UseNhwc(const Gathered& g, int bytes, bool kernel_grad) {
   const char* force = std::getenv("TF_PE_CPU_KERNEL");
   if (force != nullptr && std::string(force) == "nhwc") return true;
   if (force != nullptr && std::string(force) == "planes") return false;
-  return NhwcLaneUse(g, bytes) >= kNhwcMinLaneUse;
+  const double lanes = NhwcLaneUse(g, bytes);
+  if (kernel_grad) return lanes >= 0.15;
+  if (g.kh * g.kw == 1 || g.sr > 1 || g.sc > 1) return lanes >= 0.3;
+  int64_t width = 0;
+  for (const auto& grp : g.groups) width += grp.dst.size();
+  const int64_t vector = 64 / bytes;
+  return lanes >= 0.5 && 4 * width >= 5 * vector * static_cast<int64_t>(g.groups.size());
 }
 
 // The gathered convolution (forward or input gradient) by the faster kernel family.
 template <typename T>
 static void Run(const CPUDevice& d, const Gathered& g, const T* kernel, const T* src, T* dst) {
-  if (UseNhwc(g, sizeof(T))) return NhwcConv<T>(d, g, kernel, src, dst);
+  if (UseNhwc(g, sizeof(T), false)) return NhwcConv<T>(d, g, kernel, src, dst);
   int64_t src_size, dst_size;
   ScratchSizes(g, &src_size, &dst_size);
   RunGathered<T>(d, g, kernel, src, dst, Scratch<T>(2, src_size), Scratch<T>(3, dst_size));
@@ -933,7 +947,7 @@ class BackpropKernelOp : public ConvBase {
     if (total == 0 || pixels == 0) return;
     Gathered plan = ForwardPlan(p);
     const CPUDevice& d = ctx->eigen_device<CPUDevice>();
-    if (UseNhwc(plan, sizeof(T))) {
+    if (UseNhwc(plan, sizeof(T), true)) {
       NhwcKernelGrad<T>(d, plan, input.flat<T>().data(), dy.flat<T>().data(), grad);
       return;
     }
