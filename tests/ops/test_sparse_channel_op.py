@@ -103,6 +103,7 @@ def test_gradient_ops_equal_autodiff_of_the_reference(seed, cpu_kernel):
     ((2, 1), "VALID", (1, 1), "random"),
     ((1, 1), "SAME", (2, 1), "random"),
     ((2, 2), "SAME", (1, 1), "block"),
+    ((1, 1), "VALID", (1, 2), "block"),
 ])
 def test_gradients_match_numerical_float64(strides, padding, dilations, pattern, cpu_kernel):
     rng = np.random.default_rng(7)

@@ -477,7 +477,8 @@ void NhwcKernelGrad(const CPUDevice& d, const Gathered& g, const T* x, const T* 
   for (size_t i = 0; i < chunks.size(); ++i)
     offset[i + 1] = offset[i] + taps * chunks[i].k * chunks[i].ldw();
   const Axis rows{g.src_rows, g.dst_rows, g.kh, g.sr, g.dr, g.pad_top, false};
-  const Axis cols{g.src_cols, g.dst_cols, g.kw, g.sc, g.dc, g.pad_left, false};
+  // Padded source columns read by the taps of all destination columns.
+  const int64_t wp = (g.dst_cols - 1) * g.sc + (g.kw - 1) * g.dc + 1;
   // Units of about 256 destination pixels: (image, block of rows).
   const int64_t block = std::min<int64_t>(g.dst_rows,
                                           std::max<int64_t>(1, (256 + g.dst_cols - 1) / g.dst_cols));
@@ -503,31 +504,38 @@ void NhwcKernelGrad(const CPUDevice& d, const Gathered& g, const T* x, const T* 
       for (size_t ci = 0; ci < chunks.size(); ++ci) {
         const Chunk<T>& c = chunks[ci];
         const int64_t k = c.k, ldw = c.ldw();
-        // The chunk's source channels of those rows, gathered: xg[row][col][u].
-        T* xg = ThreadBuffer<T>(1, (ih_hi - ih_lo) * g.src_cols * k);
+        // The chunk's source channels of those rows, gathered with zero columns
+        // for the padding: xg[row][cp][u], source column cp - pad_left. Every tap
+        // of every destination column then reads inside xg, and (for dilation 1)
+        // the kw taps x k channels of a row tap are kw * k consecutive values.
+        T* xg = ThreadBuffer<T>(1, (ih_hi - ih_lo) * wp * k);
         for (int64_t ih = ih_lo; ih < ih_hi; ++ih)
-          for (int64_t iw = 0; iw < g.src_cols; ++iw) {
+          for (int64_t cp = 0; cp < wp; ++cp) {
+            const int64_t iw = cp - g.pad_left;
+            T* o = xg + ((ih - ih_lo) * wp + cp) * k;
+            if (iw < 0 || iw >= g.src_cols) {
+              std::fill(o, o + k, T(0));
+              continue;
+            }
             const T* px = img + (ih * g.src_cols + iw) * g.src_depth;
-            T* o = xg + ((ih - ih_lo) * g.src_cols + iw) * k;
             for (int64_t u = 0; u < k; ++u) o[u] = px[c.src[u]];
           }
         const int tail = static_cast<int>(c.m - (c.nj - 1) * W);
+        const int max_rk = kMaxRK[c.nj];
+        // Taps per call: all kw of a row tap when their values are consecutive.
+        const int64_t fused = g.dc == 1 ? g.kw : 1;
         for (int64_t s = 0; s < g.kh; ++s) {
           const auto hr = ValidRange(rows, s, h0, h1);
           if (hr.first >= hr.second) continue;
-          for (int64_t t = 0; t < g.kw; ++t) {
-            const auto wr = ValidRange(cols, t, 0, g.dst_cols);
-            if (wr.first >= wr.second) continue;
-            const T* xb = xg + ((rows.Src(hr.first, s) - ih_lo) * g.src_cols +
-                                cols.Src(wr.first, t)) * k;
-            const T* db = dy + ((n * g.dst_rows + hr.first) * g.dst_cols + wr.first) *
-                                   g.dst_depth + c.dst[0];
+          const T* db = dy + (n * g.dst_rows + hr.first) * g.dst_cols * g.dst_depth + c.dst[0];
+          for (int64_t t = 0; t < g.kw; t += fused) {
+            const T* xb = xg + ((rows.Src(hr.first, s) - ih_lo) * wp + t * g.dc) * k;
             T* ab = acc.data() + offset[ci] + (s * g.kw + t) * k * ldw;
-            for (int64_t u0 = 0; u0 < k; u0 += kMaxRK[c.nj]) {
-              const int rk = static_cast<int>(std::min<int64_t>(kMaxRK[c.nj], k - u0));
-              GetGrad<T>(rk, c.nj)(xb + u0, g.sr * g.src_cols * k, g.sc * k, db,
+            for (int64_t u0 = 0; u0 < fused * k; u0 += max_rk) {
+              const int rk = static_cast<int>(std::min<int64_t>(max_rk, fused * k - u0));
+              GetGrad<T>(rk, c.nj)(xb + u0, g.sr * wp * k, g.sc * k, db,
                                    g.dst_cols * g.dst_depth, g.dst_depth, hr.second - hr.first,
-                                   wr.second - wr.first, tail, ab + u0 * ldw, ldw);
+                                   g.dst_cols, tail, ab + u0 * ldw, ldw);
             }
           }
         }
