@@ -13,6 +13,7 @@ from tests.export.conftest import TF_PE_TYPES
 from tf_pe import layers
 from tf_pe.export import convert, to_tflite
 from tf_pe.export import interpreter as runtime
+from tf_pe.export.tflite import has_sparse_tensors
 
 FLOAT_ATOL = 1e-4  # float32 logits of magnitude ~10 through other kernels (XNNPACK)
 # Quantized: accuracy on the same 1,000 test images within 2 points of Keras', and the
@@ -111,7 +112,12 @@ def test_sparse_files_always_run_with_xnnpack(tmp_path):
     assert runtime.runs_with_xnnpack(content)
     # Whether the sparse int8 file was kept depends on the runtime; either way the
     # flag must tell the truth about the file.
-    assert encoded == ("DENSIFY" in runtime.operators(content))
+    assert encoded == has_sparse_tensors(content)
+
+
+def test_dense_weights_are_not_reported_sparse(trained, tmp_path):
+    report = to_tflite(trained["lre"], str(tmp_path / "m.tflite"), sparse=True)
+    assert not report.sparse_encoding and "DENSIFY" not in report.operators
 
 
 def _tiny():

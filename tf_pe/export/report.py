@@ -42,9 +42,10 @@ class TFLiteReport:
         path: the `.tflite` file.
         size_bytes: its size.
         quantize: the quantization (None, "dynamic", "float16" or "int8").
-        sparse_encoding: whether the file stores sparse weights in TFLite's
-            sparse format (requested with `sparse=True` and kept when the
-            default interpreter runs the file).
+        sparse_encoding: whether the file stores any weight tensor in TFLite's
+            sparse format (requested with `sparse=True`, used by the converter
+            for tensors sparse enough, kept when the default interpreter runs
+            the file).
         operators: the distinct operators of the file, in order of first use
             (builtin names such as `CONV_2D`).
         runtime: the interpreter that evaluated it ("ai_edge_litert" or "tf.lite").

@@ -90,7 +90,8 @@ def _converter(saved_model_dir: str, quantize, representative_data, sparse):
 def convert(model: keras.Model, quantize=None, representative_data=None,
             sparse=True) -> tuple[bytes, bool]:
     """Returns `(flatbuffer, sparse_encoding)` for `model` (arguments as in
-    `to_tflite`); `sparse_encoding` says whether the file uses the sparse format.
+    `to_tflite`); `sparse_encoding` says whether the file stores any tensor in
+    TFLite's sparse format (the converter only encodes tensors sparse enough).
 
     Raises:
         ValueError: as `to_tflite`.
@@ -101,10 +102,20 @@ def convert(model: keras.Model, quantize=None, representative_data=None,
         stripped.export(tmp, format="tf_saved_model", verbose=False)
         content = _run_converter(model, tmp, quantize, representative_data, sparse)
         if not sparse or runtime.runs_with_xnnpack(content):
-            return content, sparse
+            return content, has_sparse_tensors(content)
         # LiteRT's default XNNPACK delegate refuses this sparse file (measured for
         # sparse dynamic-range and int8 files): give a file every runtime can run.
         return _run_converter(model, tmp, quantize, representative_data, False), False
+
+
+def has_sparse_tensors(content: bytes) -> bool:
+    """Whether a TFLite flatbuffer stores any tensor in the sparse format."""
+    from tensorflow.lite.python import schema_py_generated as schema  # the file format
+
+    model = schema.Model.GetRootAs(content, 0)
+    return any(graph.Tensors(i).Sparsity() is not None
+               for graph in (model.Subgraphs(j) for j in range(model.SubgraphsLength()))
+               for i in range(graph.TensorsLength()))
 
 
 def _run_converter(model, saved_model_dir, quantize, representative_data, sparse) -> bytes:
