@@ -46,6 +46,29 @@ def test_cuda_commands_take_tensorflows_standard_and_link_the_static_runtime(tmp
     assert os.path.isfile(os.path.join(link[0][2:], "libcudart_static.a"))
 
 
+def _fake_compiler(tmp_path, macros):
+    """A `CXX` that prints `macros` for any arguments, as `g++ -dM -E` would."""
+    path = tmp_path / "fake-g++"
+    path.write_text(f"#!/bin/sh\nprintf '%s\\n' {macros!r}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_optimisation_flags_turn_off_avx512fp16_where_native_enables_it(tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.delenv("TF_PE_OP_CFLAGS", raising=False)
+    monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "#define __AVX512FP16__ 1"))
+    assert build.optimisation_flags() == ["-O3", "-march=native", "-mno-avx512fp16"]
+    monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "#define __AVX512F__ 1"))
+    assert build.optimisation_flags() == ["-O3", "-march=native"]
+
+
+def test_op_cflags_replace_the_default_flags(monkeypatch):
+    monkeypatch.setenv("TF_PE_OP_CFLAGS", "-O2 -mavx2 -mfma")
+    assert build.optimisation_flags() == ["-O2", "-mavx2", "-mfma"]
+    assert build.command()[3:6] == ["-O2", "-mavx2", "-mfma"]
+
+
 def needs_cuda_library(test):
     """Skips `test` unless the installed library was built with nvcc."""
     test = pytest.mark.skipif(loader.load() is None, reason="op library not built (make setup)")(

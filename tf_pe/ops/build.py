@@ -23,7 +23,10 @@ Environment:
     CXX: the compiler. Defaults to `g++`.
     TF_PE_OP_CFLAGS: optimisation flags. Defaults to `-O3 -march=native` (the
         library is built on the machine that runs it; set `-O3 -mavx2 -mfma` or
-        similar for a portable build).
+        similar for a portable build), plus `-mno-avx512fp16` where `-march=native`
+        enables AVX512-FP16: the Eigen headers of the TensorFlow 2.21 wheel do not
+        compile with it under g++ 12 (`PacketMathFP16.h`: "expected initializer
+        before '<' token"), and the kernels do not use half precision.
     NVCC: the CUDA compiler. Defaults to `nvcc` on PATH.
     TF_PE_CUDA: `0` builds the CPU-only library even where nvcc is found.
     TF_PE_NVCC_FLAGS: nvcc's optimisation and target flags. Defaults to `-O3`
@@ -52,13 +55,29 @@ SOURCES = sorted(p for p in glob(os.path.join(CC_DIR, "*.cc"))
 OUTPUT = os.path.join(HERE, "_sparse_channel_conv2d_ops.so")
 
 
+def optimisation_flags() -> list[str]:
+    """`TF_PE_OP_CFLAGS`, or the default flags described in the module docstring.
+
+    The Bazel build's configure rule (`bazel/tf_configure.bzl`) calls this too.
+    """
+    if "TF_PE_OP_CFLAGS" in os.environ:
+        return shlex.split(os.environ["TF_PE_OP_CFLAGS"])
+    flags = ["-O3", "-march=native"]
+    macros = subprocess.run(
+        [os.environ.get("CXX", "g++"), *flags, "-dM", "-E", "-x", "c++", os.devnull],
+        capture_output=True, text=True, check=False).stdout
+    if "__AVX512FP16__" in macros:
+        flags.append("-mno-avx512fp16")
+    return flags
+
+
 def command(output: str = OUTPUT, objects: tuple[str, ...] = (),
             link: tuple[str, ...] = ()) -> list[str]:
     """The compiler command line of the library, with extra `objects` and `link` flags."""
     import tensorflow as tf
 
     cxx = os.environ.get("CXX", "g++")
-    opt = shlex.split(os.environ.get("TF_PE_OP_CFLAGS", "-O3 -march=native"))
+    opt = optimisation_flags()
     # `link` comes before TensorFlow's flags: libtensorflow_framework exports a CUDA
     # runtime stub (TensorFlow's own CUDA version) that must not satisfy our symbols.
     return [cxx, "-shared", "-fPIC", *opt, "-Wno-deprecated-declarations", *SOURCES, *objects,
@@ -106,7 +125,7 @@ def cuda_commands(nvcc: str, workdir: str) -> tuple[list[list[str]], list[str], 
     defines = [f for f in tf_flags if f.startswith("-D")]
     nvcc_opt = shlex.split(os.environ.get("TF_PE_NVCC_FLAGS", "-O3"))
     cxx = os.environ.get("CXX", "g++")
-    opt = shlex.split(os.environ.get("TF_PE_OP_CFLAGS", "-O3 -march=native"))
+    opt = optimisation_flags()
     commands, objects = [], []
     for source in CUDA_SOURCES:
         obj = os.path.join(workdir, os.path.basename(source) + ".o")
