@@ -1,4 +1,4 @@
-"""`tf-pe benchmark op`: one measured point on a tiny shape, the crossover rule and
+"""`tf-pe benchmark op`: one measured point on a tiny shape, the dispatch rule and
 the table (the full run is `tf-pe benchmark op`, minutes)."""
 
 import pytest
@@ -22,17 +22,33 @@ def test_one_point_measures_both_sides():
     assert point["ideal"] == pytest.approx(1 / point["nnz_fraction"])
 
 
-def test_crossover_is_the_largest_density_winning_on_most_shapes():
-    def p(pattern, density, fb, layer="conv3x3"):
-        return {"pattern": pattern, "density": density, "fb_speedup": fb, "layer": layer}
+def _point(pattern, density, fb, layer="conv3x3", in_channels=64):
+    return {"pattern": pattern, "density": density, "fb_speedup": fb, "layer": layer,
+            "in_channels": in_channels}
 
-    points = [p("block", 0.1, 3), p("block", 0.1, 2), p("block", 0.5, 1.2), p("block", 0.5, 0.9),
-              p("block", 0.25, 1.5), p("block", 0.25, 1.1), p("random", 0.1, 0.8),
-              p("random", 0.1, 0.7), p("block", 0.1, 0.5, "conv1x1"),
-              p("block", 0.5, 1.5, "conv3x3 s2 56x56")]
-    assert op.crossover(points) == {"block/kxk": 0.25, "block/1x1": 0.0, "random/kxk": 0.0,
-                                    "random/1x1": 0.0, "block/strided": 0.5,
-                                    "random/strided": 0.0}
+
+def test_dispatch_rule_selects_the_most_points_that_all_win():
+    p = _point
+    points = [
+        # block 3x3: 32 channels lose at 0.1; 64 and 128 win up to 0.25, lose at 0.5.
+        p("block", 0.5, 0.9), p("block", 0.25, 1.5), p("block", 0.1, 2.0),
+        p("block", 0.5, 1.2, in_channels=128), p("block", 0.25, 1.8, in_channels=128),
+        p("block", 0.1, 3.0, in_channels=128),
+        p("block", 0.25, 1.2, in_channels=32), p("block", 0.1, 0.8, in_channels=32),
+        # random 3x3: wins only at 0.01, and by too little (1.03 <= 1.05) at 0.05.
+        p("random", 0.1, 0.7), p("random", 0.05, 1.03), p("random", 0.01, 1.4),
+        # block 1x1 never wins; block strided wins at 0.1 but loses at 0.01.
+        p("block", 0.1, 0.5, "conv1x1"),
+        p("block", 0.1, 1.5, "conv3x3 s2 56x56"), p("block", 0.01, 0.6, "conv3x3 s2 56x56"),
+    ]
+    rule = op.dispatch_rule(points)
+    assert rule["block/kxk"] == {"max_density": 0.25, "min_in_channels": 64}
+    assert rule["random/kxk"] == {"max_density": 0.01, "min_in_channels": 64}
+    assert rule["block/1x1"] == {"max_density": 0.0, "min_in_channels": 0}
+    assert rule["block/strided"] == {"max_density": 0.0, "min_in_channels": 0}
+    assert rule["random/1x1"] == rule["random/strided"] == {"max_density": 0.0,
+                                                             "min_in_channels": 0}
+    assert op.dispatch_rule(points, margin=1.0)["random/kxk"]["max_density"] == 0.05
 
 
 def test_markdown_has_a_row_per_point():

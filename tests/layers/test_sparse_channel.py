@@ -229,21 +229,26 @@ def test_sparsify_channel_masks_the_copied_weights():
     np.testing.assert_allclose(c1(x), reference(c1, x), rtol=1e-5, atol=1e-5)
 
 
-def test_auto_dispatch_follows_the_measured_crossover(implementation):
+def test_auto_dispatch_follows_the_measured_rule(implementation, monkeypatch):
     from tf_pe.ops import dispatch
 
     dispatch.set_mode("auto")
+    monkeypatch.setattr(dispatch, "RULE", {
+        **dispatch.RULE, "block/kxk": {"max_density": 0.25, "min_in_channels": 32},
+        "block/1x1": {"max_density": 0.0, "min_in_channels": 0}})
+    monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
 
-    def op_types(layer, x_shape):
+    def has_cond(layer, x_shape):
         fn = tf.function(layer.__call__).get_concrete_function(tf.TensorSpec(x_shape))
-        return {op.type for op in fn.graph.get_operations()}
+        return bool({op.type for op in fn.graph.get_operations()} & {"If", "StatelessIf"})
 
-    density = dispatch.max_density("block", (3, 3))
-    sparse = built(x_shape=(2, 9, 9, 40), filters=40, density=density, pattern="block")
-    pointwise = built(x_shape=(2, 9, 9, 40), filters=40, density=density, pattern="block",
-                      kernel_size=1)
-    has_cond = bool(op_types(sparse, (2, 9, 9, 40)) & {"If", "StatelessIf"})
-    assert has_cond == (implementation == "op" and density > 0)
-    assert not op_types(pointwise, (2, 9, 9, 40)) & {"If", "StatelessIf"}
+    wide = built(x_shape=(2, 9, 9, 40), filters=40, pattern="block")
+    narrow = built(x_shape=(2, 9, 9, 16), filters=40, pattern="block")
+    pointwise = built(x_shape=(2, 9, 9, 40), filters=40, pattern="block", kernel_size=1)
+    assert has_cond(wide, (2, 9, 9, 40)) == (implementation == "op")
+    assert not has_cond(narrow, (2, 9, 9, 16))
+    assert not has_cond(pointwise, (2, 9, 9, 40))
     x = RNG.normal(size=(2, 9, 9, 40)).astype("float32")
-    np.testing.assert_allclose(sparse(x), reference(sparse, x), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(wide(x), reference(wide, x), rtol=1e-4, atol=1e-4)
+    monkeypatch.setattr(dispatch, "_gpu_visible", lambda: True)
+    assert not has_cond(wide, (2, 9, 9, 40))

@@ -88,7 +88,8 @@ def _layer_point(tf, shape, density, pattern, repeats, seed):
         for name, fn in fns.items():
             times[name].append(_time_once(fn))
     med = {name: statistics.median(t) * 1e3 for name, t in times.items()}
-    return {"net": shape[0], "layer": shape[1], "density": density, "pattern": pattern,
+    return {"net": shape[0], "layer": shape[1], "in_channels": cin, "density": density,
+            "pattern": pattern,
             "nnz_fraction": float(mask.numpy().mean()), **{f"{k}_ms": v for k, v in med.items()},
             "fwd_speedup": med["dense_fwd"] / med["op_fwd"],
             "fb_speedup": med["dense_fb"] / med["op_fb"], "ideal": 1.0 / float(mask.numpy().mean())}
@@ -171,21 +172,38 @@ def kernel_class(layer: str) -> str:
     return "1x1" if "1x1" in layer else "kxk"
 
 
-def crossover(points):
-    """Per (pattern, kernel class), the largest density at which the op's
-    forward+backward beat the masked dense convolution on most of the benchmarked
-    shapes; 0.0 where it never did."""
-    best = {}
+# A point counts as a win for the op only above this forward+backward speedup: ratios
+# of the same code moved by 5-40% between runs on the shared machine.
+WIN_MARGIN = 1.05
+
+
+def dispatch_rule(points, margin: float = WIN_MARGIN) -> dict:
+    """The rule `tf_pe.ops.dispatch` applies, from the measured points.
+
+    For each (pattern, kernel class) the op runs a layer when its density is at most
+    `max_density` and it has at least `min_in_channels` input channels. Of the pairs
+    for which every benchmarked point selected (at least that many input channels,
+    density in (0, max_density]) had a forward+backward speedup above `margin`, the
+    rule takes the one that selects the most points (then the narrowest layers,
+    then the largest density); `max_density` 0.0 (never) when no pair qualifies.
+
+    Returns:
+        `{"block/kxk": {"max_density": d, "min_in_channels": c}, ...}`.
+    """
+    rule = {}
     for pattern in PATTERNS:
         for kind in KERNEL_CLASSES:
-            key = f"{pattern}/{kind}"
-            best[key] = 0.0
-            for density in sorted({p["density"] for p in points}):
-                row = [p for p in points if p["pattern"] == pattern and p["density"] == density
-                       and kernel_class(p["layer"]) == kind]
-                if row and sum(p["fb_speedup"] > 1 for p in row) > len(row) / 2:
-                    best[key] = density
-    return best
+            row = [p for p in points if p["pattern"] == pattern and p["density"] > 0
+                   and kernel_class(p["layer"]) == kind]
+            best = (0, 0, 0.0)  # (points selected, -min_in_channels, max_density)
+            for width in sorted({p["in_channels"] for p in row}):
+                for density in sorted({p["density"] for p in row}):
+                    chosen = [p for p in row
+                              if p["in_channels"] >= width and p["density"] <= density]
+                    if all(p["fb_speedup"] > margin for p in chosen):
+                        best = max(best, (len(chosen), -width, density))
+            rule[f"{pattern}/{kind}"] = {"max_density": best[2], "min_in_channels": -best[1]}
+    return rule
 
 
 def run(options: BenchOptions) -> dict:
@@ -212,7 +230,7 @@ def run(options: BenchOptions) -> dict:
     step = _training_step(options.quick)
     results = {"machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} CPUs", "batch": BATCH, "repeats": repeats,
-               "points": points, "training_step": step, "crossover": crossover(points)}
+               "points": points, "training_step": step, "dispatch_rule": dispatch_rule(points)}
     with open(os.path.join(options.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     with open(os.path.join(options.out, "results.md"), "w") as f:

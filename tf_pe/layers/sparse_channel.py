@@ -115,8 +115,9 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
 
         if ops.dispatch.mode() == "op":
             return op()
-        # Measured crossover (tf_pe.ops.dispatch.MAX_DENSITY), tested on the live mask.
-        limit = int(ops.dispatch.max_density(self.pattern, self.kernel_size, self.strides)
+        # Measured crossover (tf_pe.ops.dispatch.max_density), tested on the live mask.
+        limit = int(ops.dispatch.max_density(self.pattern, self.kernel_size, self.strides,
+                                             int(self.mask.shape[0]))
                     * int(np.prod(self.mask.shape)))
         if limit == 0:
             return dense()

@@ -1,8 +1,8 @@
 """Which implementation `SparseChannelConv2D` uses: the op or the masked dense conv.
 
 Modes: `"auto"` (default: the op when the library is loaded and the layer's current
-density is at most `max_density(pattern, kernel_size, strides)`, else the masked
-`tf.nn.conv2d`), `"op"` (always the op when it is loaded; tests use it), `"dense"`
+density is at most `max_density(pattern, kernel_size, strides, in_channels)`, else
+the masked `tf.nn.conv2d`), `"op"` (always the op when it is loaded; tests use it), `"dense"`
 (never the op). Set with
 `set_mode()` or the environment variable `TF_PE_SPARSE_DISPATCH`. The density test
 runs in the graph (`tf.cond` on the mask), so densification switches paths.
@@ -14,27 +14,48 @@ import os
 
 MODES = ("auto", "op", "dense")
 
-# Densities up to which the op is faster than the masked dense convolution for a
-# training step (forward + backward), per pattern and kernel class ("1x1" pointwise,
-# "kxk" larger, "strided" any kernel with a stride > 1). Measured by `tf-pe benchmark
-# op` (docs/benchmarks.md, "Custom op (issue 4)"; results.json "crossover"): the
-# largest benchmarked density at which the op's forward+backward beat the masked
-# dense one on most WRN-28-2 / ResNet-50 shapes of that class, on the shared 2-core
-# Xeon described there. 0.0: never. Exception: "block/strided" measured 0.5 on the
-# benchmark's one strided shape (ResNet-50 56x56 128->128), but the WRN-16-2 training
-# step at density 0.1 was 0.76x of dense with its strided layers on the op and 1.11x
-# with them dense, so strided layers stay dense.
-MAX_DENSITY = {"block/kxk": 0.25, "random/kxk": 0.05, "block/1x1": 0.0, "random/1x1": 0.0,
-               "block/strided": 0.0, "random/strided": 0.0}
+# When the op is faster than the masked dense convolution for a training step
+# (forward + backward), per pattern and kernel class ("1x1" pointwise, "kxk" larger,
+# "strided" any kernel with a stride > 1): the op runs a layer of at least
+# `min_in_channels` input channels at a density up to `max_density` (0.0: never).
+# Measured by `tf-pe benchmark op` on the 2-core CPU described in docs/benchmarks.md,
+# "Custom op (issue 4)", and copied from its results.json "dispatch_rule"
+# (`tf_pe.bench.op.dispatch_rule`: every benchmarked WRN-28-2 / ResNet-50 shape the
+# rule selects was more than 1.05x faster on the op).
+RULE = {
+    "block/kxk": {"max_density": 0.25, "min_in_channels": 128},
+    "random/kxk": {"max_density": 0.01, "min_in_channels": 32},
+    "block/1x1": {"max_density": 0.25, "min_in_channels": 1024},
+    "random/1x1": {"max_density": 0.01, "min_in_channels": 1024},
+    "block/strided": {"max_density": 0.0, "min_in_channels": 0},
+    "random/strided": {"max_density": 0.0, "min_in_channels": 0},
+}
 
 
-def max_density(pattern: str, kernel_size, strides=(1, 1)) -> float:
-    """The measured crossover density for a layer (see `MAX_DENSITY`)."""
+def layer_class(pattern: str, kernel_size, strides=(1, 1)) -> str:
+    """The key of a layer in `RULE`, e.g. `"block/kxk"`."""
     if tuple(strides) != (1, 1):
         kind = "strided"
     else:
         kind = "1x1" if tuple(kernel_size) == (1, 1) else "kxk"
-    return MAX_DENSITY[f"{pattern}/{kind}"]
+    return f"{pattern}/{kind}"
+
+
+def max_density(pattern: str, kernel_size, strides, in_channels: int) -> float:
+    """The density up to which `auto` runs a layer on the op (`RULE`): 0.0 (never)
+    for a layer with fewer input channels than its class's `min_in_channels`, and on
+    a machine with a GPU (the rule was measured on the CPU kernel; the CUDA kernel
+    is unmeasured)."""
+    rule = RULE[layer_class(pattern, kernel_size, strides)]
+    if in_channels < rule["min_in_channels"] or _gpu_visible():
+        return 0.0
+    return rule["max_density"]
+
+
+def _gpu_visible() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 _mode = {"value": None}

@@ -1,0 +1,62 @@
+"""`tf_pe.ops.dispatch`: modes, layer classes and the measured rule as a function."""
+
+import pytest
+
+from tf_pe.ops import dispatch
+
+RULE = {f"{pattern}/{kind}": {"max_density": 0.0, "min_in_channels": 0}
+        for pattern in ("block", "random") for kind in ("kxk", "1x1", "strided")}
+
+
+@pytest.fixture
+def rule(monkeypatch):
+    """A known rule on a machine without a GPU."""
+    table = {**RULE, "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
+             "random/1x1": {"max_density": 0.05, "min_in_channels": 0}}
+    monkeypatch.setattr(dispatch, "RULE", table)
+    monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
+    return table
+
+
+@pytest.mark.parametrize(("kernel_size", "strides", "expected"), [
+    ((3, 3), (1, 1), "kxk"), ((1, 3), (1, 1), "kxk"), ((1, 1), (1, 1), "1x1"),
+    ((3, 3), (2, 2), "strided"), ((1, 1), (1, 2), "strided"),
+])
+def test_layer_class(kernel_size, strides, expected):
+    assert dispatch.layer_class("block", kernel_size, strides) == f"block/{expected}"
+
+
+def test_max_density_is_the_class_limit_from_the_channel_floor(rule):
+    assert dispatch.max_density("block", (3, 3), (1, 1), 64) == 0.25
+    assert dispatch.max_density("block", (3, 3), (1, 1), 512) == 0.25
+    assert dispatch.max_density("block", (3, 3), (1, 1), 63) == 0.0
+    assert dispatch.max_density("random", (1, 1), (1, 1), 1) == 0.05
+    assert dispatch.max_density("block", (3, 3), (2, 2), 512) == 0.0
+
+
+def test_a_visible_gpu_keeps_auto_on_the_dense_convolution(rule, monkeypatch):
+    monkeypatch.setattr(dispatch, "_gpu_visible", lambda: True)
+    assert dispatch.max_density("block", (3, 3), (1, 1), 512) == 0.0
+
+
+def test_rule_covers_every_class_with_valid_values():
+    assert set(dispatch.RULE) == set(RULE)
+    for entry in dispatch.RULE.values():
+        assert 0.0 <= entry["max_density"] <= 1.0
+        assert isinstance(entry["min_in_channels"], int) and entry["min_in_channels"] >= 0
+
+
+def test_mode_comes_from_set_mode_then_the_environment(monkeypatch):
+    monkeypatch.setenv("TF_PE_SPARSE_DISPATCH", "dense")
+    dispatch.set_mode(None)
+    assert dispatch.mode() == "dense"
+    dispatch.set_mode("op")
+    try:
+        assert dispatch.mode() == "op"
+    finally:
+        dispatch.set_mode(None)
+    monkeypatch.setenv("TF_PE_SPARSE_DISPATCH", "fastest")
+    with pytest.raises(ValueError, match="TF_PE_SPARSE_DISPATCH"):
+        dispatch.mode()
+    with pytest.raises(ValueError, match="`mode`"):
+        dispatch.set_mode("fastest")
