@@ -51,9 +51,49 @@ def test_dispatch_rule_selects_the_most_points_that_all_win():
     assert op.dispatch_rule(points, margin=1.0)["random/kxk"]["max_density"] == 0.05
 
 
+def test_grouped_rule_reads_the_grouped_speedups():
+    points = [{**_point("block", d, 0.5), "grouped_fb_speedup": g}
+              for d, g in [(0.5, 1.3), (0.25, 2.0), (0.1, 3.0)]]
+    points.append(_point("random", 0.1, 2.0))  # no grouped timing
+    rule = op.dispatch_rule(points, implementation="grouped")
+    assert rule["block/kxk"] == {"max_density": 0.5, "min_in_channels": 64}
+    assert rule["random/kxk"] == {"max_density": 0.0, "min_in_channels": 0}
+    assert op.dispatch_rule(points)["block/kxk"]["max_density"] == 0.0
+
+
 def test_markdown_has_a_row_per_point():
     point = {"net": "n", "layer": "l", "pattern": "block", "density": 0.1, "op_fwd_ms": 1.0,
              "dense_fwd_ms": 2.0, "fwd_speedup": 2.0, "op_fb_ms": 3.0, "dense_fb_ms": 6.0,
-             "fb_speedup": 2.0, "ideal": 10.0}
+             "fb_speedup": 2.0, "ideal": 10.0, "auto": "op", "auto_fwd_speedup": 2.0,
+             "auto_fb_speedup": 2.0}
     table = op._markdown([point, point], None)
     assert table.count("| n | l | block | 0.1 |") == 2
+
+
+def test_preference_takes_the_faster_where_both_rules_select():
+    points = [{**_point("block", d, fb), "grouped_fb_speedup": g}
+              for d, fb, g in [(0.25, 1.5, 2.0), (0.1, 3.0, 2.5), (0.05, 4.0, 3.0)]]
+    points += [{**_point("block", 0.1, 2.0, "conv1x1"), "grouped_fb_speedup": 3.0}]
+    rules = {name: op.dispatch_rule(points, implementation=name) for name in ("op", "grouped")}
+    prefer = op.preference(points, rules)
+    assert prefer["block/kxk"] == "op"  # geometric means 2.62 vs 2.47
+    assert prefer["block/1x1"] == "grouped"
+    assert prefer["random/kxk"] == "grouped"  # no point selected by both
+
+
+def test_auto_choice_follows_the_rules_and_the_preference():
+    never = {"max_density": 0.0, "min_in_channels": 0}
+    rules = {"op": {"block/kxk": {"max_density": 0.25, "min_in_channels": 64},
+                    "random/kxk": {"max_density": 0.05, "min_in_channels": 0}},
+             "grouped": {"block/kxk": {"max_density": 0.5, "min_in_channels": 32},
+                         "random/kxk": never},
+             "prefer": {"block/kxk": "op", "random/kxk": "grouped"}}
+    block = {**_point("block", 0.1, 2.0), "fwd_speedup": 2.5, "grouped_fwd_speedup": 3.0,
+             "grouped_fb_speedup": 2.5}
+    assert op.auto_choice(block, rules) == "op"  # both select it, the op is preferred
+    assert op.auto_choice({**block, "density": 0.5}, rules) == "grouped"
+    assert op.auto_choice({**block, "in_channels": 16}, rules) == "dense"
+    assert op.auto_choice(_point("random", 0.05, 1.5), rules) == "op"
+    chosen = op._with_auto({**block, "density": 0.5}, rules)
+    assert (chosen["auto_fwd_speedup"], chosen["auto_fb_speedup"]) == (3.0, 2.5)
+    assert op._with_auto({**block, "in_channels": 16}, rules)["auto_fb_speedup"] == 1.0

@@ -12,17 +12,19 @@ from tf_pe.sparsity import patterns
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(autouse=True, params=["op", "fallback"])
+@pytest.fixture(autouse=True, params=["op", "grouped", "fallback"])
 def implementation(request, monkeypatch):
-    """Runs every test on the custom op (forced) and on the pure-TF fallback."""
+    """Runs every test on the custom op (forced), on the grouped convolution (forced
+    where the mask has the structure, masked dense elsewhere) and on the pure-TF
+    fallback."""
     from tf_pe.ops import dispatch, loader
 
-    if request.param == "op":
+    if request.param in ("op", "grouped"):
         monkeypatch.delenv("TF_PE_PY_OPS", raising=False)
         loader.reset()
         if loader.load() is None:
             pytest.fail("the op library is not built: run `make setup`")
-        dispatch.set_mode("op")
+        dispatch.set_mode(request.param)
     else:
         monkeypatch.setenv("TF_PE_PY_OPS", "1")
         dispatch.set_mode(None)
@@ -31,11 +33,22 @@ def implementation(request, monkeypatch):
     loader.reset()
 
 
+def op_types(layer, x_shape):
+    """The op types of a traced call, inside `tf.cond` branches too."""
+    graph = tf.function(layer.__call__).get_concrete_function(
+        tf.TensorSpec(x_shape)).graph.as_graph_def()
+    return {node.op for node in graph.node} | {
+        node.op for function in graph.library.function for node in function.node_def}
+
+
 def test_the_fixture_selects_the_implementation(implementation):
-    layer = built()
-    fn = tf.function(layer.__call__).get_concrete_function(tf.TensorSpec((2, 9, 9, 6)))
-    types = {op.type for op in fn.graph.get_operations()}
-    assert ("TfPe>SparseChannelConv2D" in types) == (implementation == "op")
+    for pattern in ("random", "block"):
+        layer = built(pattern=pattern, density=0.5)
+        types = op_types(layer, (2, 9, 9, 6))
+        assert ("TfPe>SparseChannelConv2D" in types) == (implementation == "op")
+        # The grouped path runs under a `tf.cond` on the traced mask.
+        grouped = implementation == "grouped" and pattern == "block"
+        assert bool(types & {"If", "StatelessIf"}) == grouped
 
 
 def built(x_shape=(2, 9, 9, 6), **kwargs):
@@ -233,22 +246,63 @@ def test_auto_dispatch_follows_the_measured_rule(implementation, monkeypatch):
     from tf_pe.ops import dispatch
 
     dispatch.set_mode("auto")
-    monkeypatch.setattr(dispatch, "RULE", {
-        **dispatch.RULE, "block/kxk": {"max_density": 0.25, "min_in_channels": 32},
-        "block/1x1": {"max_density": 0.0, "min_in_channels": 0}})
+    never = {"max_density": 0.0, "min_in_channels": 0}
+    rule = {name: dict.fromkeys(table, never) for name, table in dispatch.RULE.items()}
+    rule["op"]["block/kxk"] = {"max_density": 0.25, "min_in_channels": 32}
+    monkeypatch.setattr(dispatch, "RULE", rule)
     monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
 
     def has_cond(layer, x_shape):
-        fn = tf.function(layer.__call__).get_concrete_function(tf.TensorSpec(x_shape))
-        return bool({op.type for op in fn.graph.get_operations()} & {"If", "StatelessIf"})
+        return bool(op_types(layer, x_shape) & {"If", "StatelessIf"})
 
     wide = built(x_shape=(2, 9, 9, 40), filters=40, pattern="block")
     narrow = built(x_shape=(2, 9, 9, 16), filters=40, pattern="block")
     pointwise = built(x_shape=(2, 9, 9, 40), filters=40, pattern="block", kernel_size=1)
-    assert has_cond(wide, (2, 9, 9, 40)) == (implementation == "op")
+    assert has_cond(wide, (2, 9, 9, 40)) == (implementation != "fallback")
     assert not has_cond(narrow, (2, 9, 9, 16))
     assert not has_cond(pointwise, (2, 9, 9, 40))
     x = RNG.normal(size=(2, 9, 9, 40)).astype("float32")
     np.testing.assert_allclose(wide(x), reference(wide, x), rtol=1e-4, atol=1e-4)
     monkeypatch.setattr(dispatch, "_gpu_visible", lambda: True)
     assert not has_cond(wide, (2, 9, 9, 40))
+
+
+def test_auto_runs_a_block_layer_grouped_until_its_mask_changes(implementation, monkeypatch):
+    from tf_pe.ops import dispatch
+
+    dispatch.set_mode("auto")
+    never = {"max_density": 0.0, "min_in_channels": 0}
+    rule = {name: dict.fromkeys(table, never) for name, table in dispatch.RULE.items()}
+    rule["grouped"]["block/kxk"] = {"max_density": 0.5, "min_in_channels": 8}
+    monkeypatch.setattr(dispatch, "RULE", rule)
+    monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
+    layer = built(x_shape=(2, 9, 9, 12), filters=10, pattern="block", density=0.25)
+    assert bool(op_types(layer, (2, 9, 9, 12)) & {"If", "StatelessIf"}) == (
+        implementation != "fallback")
+    fn = tf.function(layer.__call__).get_concrete_function(tf.TensorSpec((2, 9, 9, 12)))
+    x = RNG.normal(size=(2, 9, 9, 12)).astype("float32")
+    np.testing.assert_allclose(fn(x), reference(layer, x), rtol=1e-4, atol=1e-4)
+    # A densified mask no longer has the traced structure: the same trace falls back.
+    mask = layer.mask.numpy()
+    mask[:, 0] = 1.0
+    layer.mask.assign(mask)
+    np.testing.assert_allclose(fn(x), reference(layer, x), rtol=1e-4, atol=1e-4)
+
+
+def test_auto_takes_the_op_where_both_rules_select_and_the_op_is_preferred(implementation,
+                                                                           monkeypatch):
+    from tf_pe.ops import dispatch
+
+    dispatch.set_mode("auto")
+    rule = {name: {key: {"max_density": 0.5, "min_in_channels": 8} for key in table}
+            for name, table in dispatch.RULE.items()}
+    monkeypatch.setattr(dispatch, "RULE", rule)
+    monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
+    layer = built(x_shape=(2, 9, 9, 12), filters=10, pattern="block", density=0.25)
+    for prefer, runs_op in (("op", True), ("grouped", False)):
+        monkeypatch.setitem(dispatch.PREFER, "block/kxk", prefer)
+        types = op_types(layer, (2, 9, 9, 12))
+        eligible = implementation != "fallback"
+        assert ("TfPe>SparseChannelConv2D" in types) == eligible  # the grouped one's fallback
+        # Only the grouped path compares the mask with the traced one (`All`).
+        assert ("All" in types) == (eligible and not runs_op)

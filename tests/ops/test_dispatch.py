@@ -1,18 +1,23 @@
-"""`tf_pe.ops.dispatch`: modes, layer classes and the measured rule as a function."""
+"""`tf_pe.ops.dispatch`: modes, layer classes and the measured rule as a function
+(on a known rule: the committed values change with each measurement)."""
 
 import pytest
 
 from tf_pe.ops import dispatch
 
-RULE = {f"{pattern}/{kind}": {"max_density": 0.0, "min_in_channels": 0}
-        for pattern in ("block", "random") for kind in ("kxk", "1x1", "strided")}
+CLASSES = {f"{pattern}/{kind}" for pattern in ("block", "random")
+           for kind in ("kxk", "1x1", "strided")}
 
 
 @pytest.fixture
 def rule(monkeypatch):
     """A known rule on a machine without a GPU."""
-    table = {**RULE, "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
-             "random/1x1": {"max_density": 0.05, "min_in_channels": 0}}
+    never = {"max_density": 0.0, "min_in_channels": 0}
+    table = {"op": {**{key: never for key in CLASSES},
+                    "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
+                    "random/1x1": {"max_density": 0.05, "min_in_channels": 0}},
+             "grouped": {**{key: never for key in CLASSES},
+                         "block/kxk": {"max_density": 0.5, "min_in_channels": 16}}}
     monkeypatch.setattr(dispatch, "RULE", table)
     monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
     return table
@@ -27,23 +32,32 @@ def test_layer_class(kernel_size, strides, expected):
 
 
 def test_max_density_is_the_class_limit_from_the_channel_floor(rule):
-    assert dispatch.max_density("block", (3, 3), (1, 1), 64) == 0.25
-    assert dispatch.max_density("block", (3, 3), (1, 1), 512) == 0.25
-    assert dispatch.max_density("block", (3, 3), (1, 1), 63) == 0.0
-    assert dispatch.max_density("random", (1, 1), (1, 1), 1) == 0.05
-    assert dispatch.max_density("block", (3, 3), (2, 2), 512) == 0.0
+    assert dispatch.max_density("op", "block", (3, 3), (1, 1), 64) == 0.25
+    assert dispatch.max_density("op", "block", (3, 3), (1, 1), 512) == 0.25
+    assert dispatch.max_density("op", "block", (3, 3), (1, 1), 63) == 0.0
+    assert dispatch.max_density("op", "random", (1, 1), (1, 1), 1) == 0.05
+    assert dispatch.max_density("op", "block", (3, 3), (2, 2), 512) == 0.0
+    assert dispatch.max_density("grouped", "block", (3, 3), (1, 1), 16) == 0.5
+    assert dispatch.max_density("grouped", "block", (3, 3), (1, 1), 15) == 0.0
+    assert dispatch.max_density("grouped", "random", (3, 3), (1, 1), 512) == 0.0
+    with pytest.raises(ValueError, match="`implementation`"):
+        dispatch.max_density("gpu", "block", (3, 3), (1, 1), 64)
 
 
 def test_a_visible_gpu_keeps_auto_on_the_dense_convolution(rule, monkeypatch):
     monkeypatch.setattr(dispatch, "_gpu_visible", lambda: True)
-    assert dispatch.max_density("block", (3, 3), (1, 1), 512) == 0.0
+    assert dispatch.max_density("op", "block", (3, 3), (1, 1), 512) == 0.0
+    assert dispatch.max_density("grouped", "block", (3, 3), (1, 1), 512) == 0.0
 
 
-def test_rule_covers_every_class_with_valid_values():
-    assert set(dispatch.RULE) == set(RULE)
-    for entry in dispatch.RULE.values():
-        assert 0.0 <= entry["max_density"] <= 1.0
-        assert isinstance(entry["min_in_channels"], int) and entry["min_in_channels"] >= 0
+def test_rule_has_valid_values_and_every_class_for_the_op():
+    assert set(dispatch.RULE) == {"op", "grouped"}
+    assert set(dispatch.PREFER) == CLASSES and set(dispatch.PREFER.values()) <= {"op", "grouped"}
+    assert set(dispatch.RULE["op"]) == set(dispatch.RULE["grouped"]) == CLASSES
+    for table in dispatch.RULE.values():
+        for entry in table.values():
+            assert 0.0 <= entry["max_density"] <= 1.0
+            assert isinstance(entry["min_in_channels"], int) and entry["min_in_channels"] >= 0
 
 
 def test_mode_comes_from_set_mode_then_the_environment(monkeypatch):
@@ -55,6 +69,10 @@ def test_mode_comes_from_set_mode_then_the_environment(monkeypatch):
         assert dispatch.mode() == "op"
     finally:
         dispatch.set_mode(None)
+    for name in dispatch.MODES:
+        dispatch.set_mode(name)
+        assert dispatch.mode() == name
+    dispatch.set_mode(None)
     monkeypatch.setenv("TF_PE_SPARSE_DISPATCH", "fastest")
     with pytest.raises(ValueError, match="TF_PE_SPARSE_DISPATCH"):
         dispatch.mode()

@@ -260,6 +260,27 @@ CASES = {
         lambda: {"kernel": np.zeros((3, 3, 4, 2), np.float32), "mask": np.ones((4, 2))}, {
             "kernel": [np.zeros((3, 4, 2), np.float32)], "mask": [np.ones((3, 2)), np.ones(8)],
         }),
+    "tf_pe.ops.gather_channels": (
+        lambda: {"params": np.zeros((2, 3), np.float32), "index": np.array([0, 2], np.int32)}, {
+            "params": [np.float32(1.0), np.zeros(3, np.int32)],
+            "index": [np.zeros((1, 2), np.int32), np.array([0.5])],
+        }),
+    "tf_pe.ops.scatter_add_channels": (
+        lambda: {"updates": np.zeros((2, 2), np.float32), "index": np.array([0, 1], np.int32),
+                 "depth": 3}, {
+            "updates": [np.zeros((2, 3), np.float32)], "index": [np.zeros((1, 2), np.int32)],
+            "depth": [-1, 2.5, True],
+        }),
+    "tf_pe.ops.grouped_structure": (lambda: {"mask": np.ones((2, 2))}, {
+        "mask": [np.ones(3), np.ones((2, 2, 2))],
+    }),
+    "tf_pe.ops.grouped_conv2d": (
+        lambda: {"inputs": np.zeros((1, 4, 4, 2), np.float32),
+                 "kernel": np.zeros((3, 3, 2, 2), np.float32),
+                 "structure": tf_pe.ops.grouped_structure(np.ones((2, 2)))}, {
+            "kernel": [np.zeros((3, 3, 2, 3), np.float32)], "structure": [None, np.ones((2, 2))],
+            "padding": ["FULL"], "strides": [(1, 1, 1)], "dilations": [(2,)],
+        }),
     "tf_pe.ops.dense_kernel": (
         lambda: {"compact": np.zeros((3, 3, 2), np.float32),
                  "indptr": np.array([0, 1, 2], np.int32), "indices": np.array([0, 1], np.int32),
@@ -355,6 +376,7 @@ NOT_VALIDATED = {
     "tf_pe.export.Agreement": "a result record built by to_tflite",
     "tf_pe.export.SavedModelReport": "a result record built by to_saved_model",
     "tf_pe.export.TFLiteReport": "a result record built by to_tflite",
+    "tf_pe.ops.GroupedStructure": "a result record built by grouped_structure",
 }
 
 

@@ -5,7 +5,9 @@ For layer shapes of WRN-28-2 and ResNet-50 (batch 32, 3x3 and 1x1) at densities
 forward+backward (input and kernel gradients) of
 
 * `op`: `compact_from_mask` + `TfPe>SparseChannelConv2D` (what `SparseChannelConv2D`
-  runs on the op path), and
+  runs on the op path),
+* `grouped` (block pattern): `tf_pe.ops.grouped_conv2d`, the grouped convolution on
+  gathered channels, and
 * `dense`: `tf.nn.conv2d(x, kernel * mask)` (the fallback),
 
 side by side in one process, interleaved, each a `tf.function`; reports the median
@@ -55,18 +57,28 @@ def _time_once(fn):
 
 
 def _layer_point(tf, shape, density, pattern, repeats, seed):
-    from tf_pe.ops import compact_from_mask, sparse_channel_conv2d
+    from tf_pe.ops import (
+        compact_from_mask,
+        grouped_conv2d,
+        grouped_structure,
+        sparse_channel_conv2d,
+    )
     from tf_pe.sparsity import patterns
 
     _, _, size, cin, cout, k, stride = shape
     rng = np.random.default_rng(seed)
     x = tf.constant(rng.normal(size=(BATCH, size, size, cin)).astype("float32"))
     kernel = tf.Variable(rng.normal(size=(k, k, cin, cout)).astype("float32"))
-    mask = tf.constant(patterns.connection_mask(cin, cout, density, pattern, seed=seed))
+    mask_value = patterns.connection_mask(cin, cout, density, pattern, seed=seed)
+    mask = tf.constant(mask_value)
+    structure = grouped_structure(mask_value) if pattern == "block" else None
 
     def op_fwd():
         compact, indptr, indices = compact_from_mask(kernel, mask)
         return sparse_channel_conv2d(x, compact, indptr, indices, (stride, stride), "SAME")
+
+    def grouped_fwd():
+        return grouped_conv2d(x, kernel, structure, (stride, stride), "SAME")
 
     def dense_fwd():
         return tf.nn.conv2d(x, kernel * mask[None, None], stride, "SAME")
@@ -81,6 +93,9 @@ def _layer_point(tf, shape, density, pattern, repeats, seed):
 
     fns = {"op_fwd": tf.function(op_fwd), "dense_fwd": tf.function(dense_fwd),
            "op_fb": tf.function(with_grad(op_fwd)), "dense_fb": tf.function(with_grad(dense_fwd))}
+    if structure is not None:
+        fns.update(grouped_fwd=tf.function(grouped_fwd),
+                   grouped_fb=tf.function(with_grad(grouped_fwd)))
     times = {name: [] for name in fns}
     for fn in fns.values():
         fn()  # trace
@@ -88,11 +103,16 @@ def _layer_point(tf, shape, density, pattern, repeats, seed):
         for name, fn in fns.items():
             times[name].append(_time_once(fn))
     med = {name: statistics.median(t) * 1e3 for name, t in times.items()}
-    return {"net": shape[0], "layer": shape[1], "in_channels": cin, "density": density,
-            "pattern": pattern,
-            "nnz_fraction": float(mask.numpy().mean()), **{f"{k}_ms": v for k, v in med.items()},
-            "fwd_speedup": med["dense_fwd"] / med["op_fwd"],
-            "fb_speedup": med["dense_fb"] / med["op_fb"], "ideal": 1.0 / float(mask.numpy().mean())}
+    point = {"net": shape[0], "layer": shape[1], "in_channels": cin, "density": density,
+             "pattern": pattern, "nnz_fraction": float(mask_value.mean()),
+             **{f"{k}_ms": v for k, v in med.items()},
+             "fwd_speedup": med["dense_fwd"] / med["op_fwd"],
+             "fb_speedup": med["dense_fb"] / med["op_fb"], "ideal": 1.0 / float(mask_value.mean())}
+    if structure is not None:
+        point.update(grouped_fwd_speedup=med["dense_fwd"] / med["grouped_fwd"],
+                     grouped_fb_speedup=med["dense_fb"] / med["grouped_fb"],
+                     grouped_computed_fraction=structure.computed_fraction)
+    return point
 
 
 _STEP_SCRIPT = textwrap.dedent("""
@@ -141,13 +161,21 @@ def _training_step(quick):
 
 
 def _markdown(points, step):
-    lines = ["| net | layer | pattern | density | fwd op ms | fwd dense ms | fwd x | "
-             "fwd+bwd op ms | fwd+bwd dense ms | fwd+bwd x | ideal x |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| net | layer | pattern | density | fwd dense ms | fwd op ms | fwd op x | "
+             "fwd grouped x | fwd+bwd dense ms | fwd+bwd op ms | fwd+bwd op x | "
+             "fwd+bwd grouped x | auto: fwd x / fwd+bwd x | ideal x |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def grouped(p, key):
+        return f"{p[key]:.2f}" if key in p else "-"
+
     for p in points:
         lines.append(f"| {p['net']} | {p['layer']} | {p['pattern']} | {p['density']} | "
-                     f"{p['op_fwd_ms']:.2f} | {p['dense_fwd_ms']:.2f} | {p['fwd_speedup']:.2f} | "
-                     f"{p['op_fb_ms']:.2f} | {p['dense_fb_ms']:.2f} | {p['fb_speedup']:.2f} | "
+                     f"{p['dense_fwd_ms']:.2f} | {p['op_fwd_ms']:.2f} | {p['fwd_speedup']:.2f} | "
+                     f"{grouped(p, 'grouped_fwd_speedup')} | {p['dense_fb_ms']:.2f} | "
+                     f"{p['op_fb_ms']:.2f} | {p['fb_speedup']:.2f} | "
+                     f"{grouped(p, 'grouped_fb_speedup')} | {p['auto']} "
+                     f"{p['auto_fwd_speedup']:.2f} / {p['auto_fb_speedup']:.2f} | "
                      f"{p['ideal']:.1f} |")
     if step:
         d, s = step["dense"], step["sparse_0.1_block"]
@@ -177,33 +205,86 @@ def kernel_class(layer: str) -> str:
 WIN_MARGIN = 1.05
 
 
-def dispatch_rule(points, margin: float = WIN_MARGIN) -> dict:
-    """The rule `tf_pe.ops.dispatch` applies, from the measured points.
+def dispatch_rule(points, margin: float = WIN_MARGIN, implementation: str = "op") -> dict:
+    """One implementation's part of the rule `tf_pe.ops.dispatch` applies, from the
+    measured points.
 
-    For each (pattern, kernel class) the op runs a layer when its density is at most
+    For each (pattern, kernel class) `implementation` (`"op"`, or `"grouped"`, for
+    the points that timed it) runs a layer when its density is at most
     `max_density` and it has at least `min_in_channels` input channels. Of the pairs
     for which every benchmarked point selected (at least that many input channels,
-    density in (0, max_density]) had a forward+backward speedup above `margin`, the
-    rule takes the one that selects the most points (then the narrowest layers,
-    then the largest density); `max_density` 0.0 (never) when no pair qualifies.
+    density in (0, max_density]) had a forward+backward speedup over masked dense
+    above `margin`, the rule takes the one that selects the most points (then the
+    narrowest layers, then the largest density); `max_density` 0.0 (never) when no
+    pair qualifies.
 
     Returns:
-        `{"block/kxk": {"max_density": d, "min_in_channels": c}, ...}`.
+        `{"block/kxk": {"max_density": d, "min_in_channels": c}, ...}` for every
+        class (never for a class without points).
     """
+    speedup = "fb_speedup" if implementation == "op" else f"{implementation}_fb_speedup"
     rule = {}
     for pattern in PATTERNS:
         for kind in KERNEL_CLASSES:
             row = [p for p in points if p["pattern"] == pattern and p["density"] > 0
-                   and kernel_class(p["layer"]) == kind]
+                   and kernel_class(p["layer"]) == kind and speedup in p]
             best = (0, 0, 0.0)  # (points selected, -min_in_channels, max_density)
             for width in sorted({p["in_channels"] for p in row}):
                 for density in sorted({p["density"] for p in row}):
                     chosen = [p for p in row
                               if p["in_channels"] >= width and p["density"] <= density]
-                    if all(p["fb_speedup"] > margin for p in chosen):
+                    if all(p[speedup] > margin for p in chosen):
                         best = max(best, (len(chosen), -width, density))
             rule[f"{pattern}/{kind}"] = {"max_density": best[2], "min_in_channels": -best[1]}
     return rule
+
+
+def _selects(entry, point) -> bool:
+    return (point["in_channels"] >= entry["min_in_channels"]
+            and 0 < point["density"] <= entry["max_density"])
+
+
+def preference(points, rules) -> dict:
+    """Per class, the implementation `auto` takes where the rules of both select a
+    layer: the one with the larger geometric-mean forward+backward speedup over the
+    points both select (`"grouped"` where none is selected by both: the op's rule
+    then decides alone).
+
+    Args:
+        points: the measured points.
+        rules: `{"op": dispatch_rule(...), "grouped": dispatch_rule(...)}`.
+    """
+    prefer = {}
+    for key in rules["op"]:
+        pattern, kind = key.split("/")
+        both = [p for p in points if p["pattern"] == pattern and kernel_class(p["layer"]) == kind
+                and "grouped_fb_speedup" in p and _selects(rules["op"][key], p)
+                and _selects(rules["grouped"][key], p)]
+        op_log = sum(np.log(p["fb_speedup"]) for p in both)
+        grouped_log = sum(np.log(p["grouped_fb_speedup"]) for p in both)
+        prefer[key] = "op" if both and op_log > grouped_log else "grouped"
+    return prefer
+
+
+def auto_choice(point, rules) -> str:
+    """What `auto` dispatch runs a benchmarked layer on under `rules` (the
+    "dispatch_rule" of results.json): `"grouped"`, `"op"` or `"dense"`."""
+    key = f"{point['pattern']}/{kernel_class(point['layer'])}"
+    op_ok = _selects(rules["op"][key], point)
+    grouped_ok = "grouped_fb_speedup" in point and _selects(rules["grouped"][key], point)
+    if grouped_ok and not (op_ok and rules["prefer"][key] == "op"):
+        return "grouped"
+    return "op" if op_ok else "dense"
+
+
+def _with_auto(point, rules) -> dict:
+    """`point` with what `auto` runs it on and the speedups that gives."""
+    choice = auto_choice(point, rules)
+    prefix = {"grouped": "grouped_", "op": ""}.get(choice)
+    speedups = ((1.0, 1.0) if prefix is None else
+                (point[f"{prefix}fwd_speedup"], point[f"{prefix}fb_speedup"]))
+    return {**point, "auto": choice, "auto_fwd_speedup": speedups[0],
+            "auto_fb_speedup": speedups[1]}
 
 
 def run(options: BenchOptions) -> dict:
@@ -224,13 +305,20 @@ def run(options: BenchOptions) -> dict:
             for density in densities:
                 point = _layer_point(tf, shape, density, pattern, repeats, options.seed)
                 points.append(point)
-                print(f"{shape[0]} {shape[1]} {pattern} {density}: fwd x{point['fwd_speedup']:.2f}"
-                      f" fwd+bwd x{point['fb_speedup']:.2f} (ideal {point['ideal']:.1f})",
-                      flush=True)
+                grouped = (f", grouped fwd x{point['grouped_fwd_speedup']:.2f} fwd+bwd "
+                           f"x{point['grouped_fb_speedup']:.2f}" if "grouped_fb_ms" in point
+                           else "")
+                print(f"{shape[0]} {shape[1]} {pattern} {density}: op fwd "
+                      f"x{point['fwd_speedup']:.2f} fwd+bwd x{point['fb_speedup']:.2f}{grouped}"
+                      f" (ideal {point['ideal']:.1f})", flush=True)
     step = _training_step(options.quick)
     results = {"machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} CPUs", "batch": BATCH, "repeats": repeats,
-               "points": points, "training_step": step, "dispatch_rule": dispatch_rule(points)}
+               "points": points, "training_step": step}
+    rules = {name: dispatch_rule(points, implementation=name) for name in ("op", "grouped")}
+    rules["prefer"] = preference(points, rules)
+    points = [_with_auto(p, rules) for p in points]
+    results.update(points=points, dispatch_rule=rules)
     with open(os.path.join(options.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     with open(os.path.join(options.out, "results.md"), "w") as f:

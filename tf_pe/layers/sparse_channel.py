@@ -103,7 +103,7 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
 
         if not self._op_eligible(kernel):
             return dense()
-        import tensorflow as tf  # the op path is TensorFlow-only
+        import tensorflow as tf  # the op and grouped paths are TensorFlow-only
 
         from tf_pe import ops
 
@@ -113,18 +113,58 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
                 inputs, compact, indptr, indices, strides=self.strides,
                 padding=self.padding.upper(), dilations=self.dilation_rate)
 
-        if ops.dispatch.mode() == "op":
+        mode = ops.dispatch.mode()
+        if mode == "op":
             return op()
-        # Measured crossover (tf_pe.ops.dispatch.max_density), tested on the live mask.
-        limit = int(ops.dispatch.max_density(self.pattern, self.kernel_size, self.strides,
-                                             int(self.mask.shape[0]))
-                    * int(np.prod(self.mask.shape)))
-        if limit == 0:
-            return dense()
-        return tf.cond(tf.math.count_nonzero(self.mask) <= limit, op, dense)
+        if mode == "grouped":
+            return self._grouped(inputs, kernel, dense)
+        # Measured rule (tf_pe.ops.dispatch), tested on the live mask.
+        size = int(np.prod(self.mask.shape))
+        limits = {name: ops.dispatch.max_density(name, self.pattern, self.kernel_size,
+                                                 self.strides, int(self.mask.shape[0]))
+                  for name in ops.dispatch.RULE}
+        op_count = int(limits["op"] * size)
+
+        def sparse():
+            if op_count == 0:
+                return dense()
+            return tf.cond(tf.math.count_nonzero(self.mask) <= op_count, op, dense)
+
+        if limits["grouped"] > 0:
+            prefer = ops.dispatch.PREFER[ops.dispatch.layer_class(
+                self.pattern, self.kernel_size, self.strides)]
+            return self._grouped(inputs, kernel, sparse, max_count=int(limits["grouped"] * size),
+                                 yield_up_to=op_count if prefer == "op" else 0)
+        return sparse()
+
+    def _grouped(self, inputs, kernel, otherwise, max_count=None, yield_up_to=0):
+        """The grouped convolution (`tf_pe.ops.grouped`) while the mask equals the
+        one this trace reads, else `otherwise()`; `otherwise()` alone when that mask
+        has no grouped structure, more than `max_count` or at most `yield_up_to`
+        active connections, or TensorFlow cannot differentiate the grouped
+        convolution here."""
+        import tensorflow as tf
+
+        from tf_pe import ops
+
+        with tf.init_scope():  # the mask's value now, read outside the traced graph
+            traced = keras.ops.convert_to_numpy(self.mask)
+        structure = ops.grouped_structure(traced)
+        count = int(np.count_nonzero(traced))
+        if structure is None or not ops.grouped.supported(kernel.dtype) or count <= yield_up_to or (
+                max_count is not None and count > max_count):
+            return otherwise()
+
+        def grouped():
+            return ops.grouped_conv2d(inputs, kernel, structure, self.strides,
+                                      self.padding.upper(), self.dilation_rate)
+
+        unchanged = tf.reduce_all(tf.equal(self.mask, tf.constant(traced, self.mask.dtype)))
+        return tf.cond(unchanged, grouped, otherwise)
 
     def _op_eligible(self, kernel) -> bool:
-        """Whether the custom op can compute this layer (library loaded, NHWC, float)."""
+        """Whether the op or the grouped path can compute this layer (op library
+        loaded, TensorFlow backend, NHWC, float32/float64)."""
         if keras.backend.backend() != "tensorflow" or self.data_format != "channels_last":
             return False
         if str(keras.backend.standardize_dtype(kernel.dtype)) not in ("float32", "float64"):

@@ -1,6 +1,8 @@
 """Custom TensorFlow ops (C++ CPU kernels in `cc/`, loaded lazily by `loader`)."""
 
-from tf_pe.ops import dispatch, loader
+from tf_pe.ops import channel_gather, dispatch, grouped, loader
+from tf_pe.ops.channel_gather import gather_channels, scatter_add_channels
+from tf_pe.ops.grouped import GroupedStructure, grouped_conv2d, grouped_structure
 from tf_pe.ops.sparse_channel_conv import (
     compact_from_mask,
     dense_kernel,
@@ -12,10 +14,17 @@ from tf_pe.ops.sparse_channel_conv import (
 loader.load()
 
 __all__ = [
+    "GroupedStructure",
+    "channel_gather",
     "compact_from_mask",
     "dense_kernel",
     "dispatch",
+    "gather_channels",
+    "grouped",
+    "grouped_conv2d",
+    "grouped_structure",
     "loader",
     "reference",
+    "scatter_add_channels",
     "sparse_channel_conv2d",
 ]

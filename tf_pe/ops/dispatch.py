@@ -1,39 +1,65 @@
-"""Which implementation `SparseChannelConv2D` uses: the op or the masked dense conv.
+"""Which implementation `SparseChannelConv2D` uses.
 
-Modes: `"auto"` (default: the op when the library is loaded and the layer's current
-density is at most `max_density(pattern, kernel_size, strides, in_channels)`, else
-the masked `tf.nn.conv2d`), `"op"` (always the op when it is loaded; tests use it), `"dense"`
-(never the op). Set with
-`set_mode()` or the environment variable `TF_PE_SPARSE_DISPATCH`. The density test
-runs in the graph (`tf.cond` on the mask), so densification switches paths.
+Implementations: `"grouped"` (`tf_pe.ops.grouped`: a grouped `tf.nn.conv2d` on
+gathered channels, for masks whose output groups share input sets, i.e. the
+`"block"` pattern), `"op"` (the C++ op `TfPe>SparseChannelConv2D`, any mask) and
+the masked dense `tf.nn.conv2d(x, W * M)`.
+
+Modes: `"auto"` (default): on a machine without a GPU and with the op library
+loaded, a `"block"` layer runs grouped while its mask keeps the grouped structure
+it was traced with and `RULE["grouped"]` allows it (unless `RULE["op"]` allows it
+too and `PREFER` says "op"); otherwise the op where `RULE["op"]` allows the layer's
+current density; otherwise masked dense. `"op"`:
+always the op when it is loaded. `"grouped"`: grouped whenever the mask has the
+structure, else masked dense. `"dense"`: always masked dense. Set with `set_mode()`
+or the environment variable `TF_PE_SPARSE_DISPATCH`. The density and structure
+tests run in the graph (`tf.cond` on the mask), so densification switches paths.
 """
 
 from __future__ import annotations
 
 import os
 
-MODES = ("auto", "op", "dense")
+MODES = ("auto", "op", "grouped", "dense")
 
-# When the op is faster than the masked dense convolution for a training step
-# (forward + backward), per pattern and kernel class ("1x1" pointwise, "kxk" larger,
-# "strided" any kernel with a stride > 1): the op runs a layer of at least
-# `min_in_channels` input channels at a density up to `max_density` (0.0: never).
-# Measured by `tf-pe benchmark op` on the 2-core CPU described in docs/benchmarks.md,
-# "Custom op (issue 4)", and copied from its results.json "dispatch_rule"
-# (`tf_pe.bench.op.dispatch_rule`: every benchmarked WRN-28-2 / ResNet-50 shape the
-# rule selects was more than 1.05x faster on the op).
+# When each implementation is faster than the masked dense convolution for a
+# training step (forward + backward), per pattern and kernel class ("1x1"
+# pointwise, "kxk" larger, "strided" any kernel with a stride > 1): a layer of at
+# least `min_in_channels` input channels at a density up to `max_density` (0.0:
+# never). Measured by `tf-pe benchmark op` on the 2-core CPU described in
+# docs/benchmarks.md, "Custom op (issue 4)", and copied from its results.json
+# "dispatch_rule" (`tf_pe.bench.op.dispatch_rule`: every benchmarked WRN-28-2 /
+# ResNet-50 shape the rule selects was more than 1.05x faster than masked dense).
+# The grouped implementation only applies to masks with the grouped structure,
+# which the "random" pattern does not have (so it has no points: never).
 RULE = {
-    "block/kxk": {"max_density": 0.25, "min_in_channels": 128},
-    "random/kxk": {"max_density": 0.01, "min_in_channels": 32},
-    "block/1x1": {"max_density": 0.25, "min_in_channels": 1024},
-    "random/1x1": {"max_density": 0.01, "min_in_channels": 1024},
-    "block/strided": {"max_density": 0.0, "min_in_channels": 0},
-    "random/strided": {"max_density": 0.0, "min_in_channels": 0},
+    "op": {
+        "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
+        "random/kxk": {"max_density": 0.01, "min_in_channels": 32},
+        "block/1x1": {"max_density": 0.25, "min_in_channels": 1024},
+        "random/1x1": {"max_density": 0.01, "min_in_channels": 1024},
+        "block/strided": {"max_density": 0.0, "min_in_channels": 0},
+        "random/strided": {"max_density": 0.0, "min_in_channels": 0},
+    },
+    "grouped": {
+        "block/kxk": {"max_density": 0.5, "min_in_channels": 64},
+        "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
+        "block/1x1": {"max_density": 0.05, "min_in_channels": 1024},
+        "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
+        "block/strided": {"max_density": 0.5, "min_in_channels": 128},
+        "random/strided": {"max_density": 0.0, "min_in_channels": 0},
+    },
 }
+
+# Where both rules select a layer, the implementation `auto` takes (results.json
+# "dispatch_rule" "prefer": the larger geometric-mean speedup over the points both
+# select).
+PREFER = {"block/kxk": "grouped", "random/kxk": "grouped", "block/1x1": "op",
+          "random/1x1": "grouped", "block/strided": "grouped", "random/strided": "grouped"}
 
 
 def layer_class(pattern: str, kernel_size, strides=(1, 1)) -> str:
-    """The key of a layer in `RULE`, e.g. `"block/kxk"`."""
+    """The key of a layer in `RULE[implementation]`, e.g. `"block/kxk"`."""
     if tuple(strides) != (1, 1):
         kind = "strided"
     else:
@@ -41,12 +67,20 @@ def layer_class(pattern: str, kernel_size, strides=(1, 1)) -> str:
     return f"{pattern}/{kind}"
 
 
-def max_density(pattern: str, kernel_size, strides, in_channels: int) -> float:
-    """The density up to which `auto` runs a layer on the op (`RULE`): 0.0 (never)
-    for a layer with fewer input channels than its class's `min_in_channels`, and on
-    a machine with a GPU (the rule was measured on the CPU kernel; the CUDA kernel
-    is unmeasured)."""
-    rule = RULE[layer_class(pattern, kernel_size, strides)]
+def max_density(implementation: str, pattern: str, kernel_size, strides,
+                in_channels: int) -> float:
+    """The density up to which `auto` runs a layer on `implementation` (`"op"` or
+    `"grouped"`, see `RULE`): 0.0 (never) for a layer with fewer input channels
+    than its class's `min_in_channels`, and on a machine with a GPU (the rule was
+    measured on the CPU; the CUDA kernel is unmeasured).
+
+    Raises:
+        ValueError: for an implementation not in `RULE`.
+    """
+    if implementation not in RULE:
+        raise ValueError(f"`implementation` must be one of {tuple(RULE)}, got "
+                         f"{implementation!r}.")
+    rule = RULE[implementation][layer_class(pattern, kernel_size, strides)]
     if in_channels < rule["min_in_channels"] or _gpu_visible():
         return 0.0
     return rule["max_density"]

@@ -17,11 +17,17 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tf_pe.ops import loader
+from tf_pe.ops.channel_gather import gather_channels
 
 OP_NAME = "TfPe>SparseChannelConv2D"
 
 
-def _attrs(strides, padding, dilations):
+def conv_attrs(strides, padding, dilations):
+    """`(strides, padding, dilations)` as two ints, "SAME"/"VALID", two ints.
+
+    Raises:
+        ValueError: naming `strides`, `dilations` or `padding`.
+    """
     strides = [int(s) for s in strides]
     dilations = [int(d) for d in dilations]
     if len(strides) != 2 or len(dilations) != 2:
@@ -52,13 +58,13 @@ def compact_from_mask(kernel, mask):
     counts = tf.reduce_sum(tf.cast(active, tf.int32), axis=1)
     indptr = tf.concat([tf.zeros([1], tf.int32), tf.cumsum(counts)], axis=0)
     indices = tf.cast(where[:, 1], tf.int32)
-    # Gather the active entries straight from the flat kernel: no transpose of the
-    # dense kernel forward, and the gradient is one scatter into it (no transpose).
-    shape = tf.shape(kernel, out_type=tf.int64)
-    plane = shape[2] * shape[3]
-    positions = where[:, 1] * shape[3] + where[:, 0]  # [nnz] within one tap's [in, out]
-    taps = tf.range(shape[0] * shape[1], dtype=tf.int64)[:, None] * plane
-    slices = tf.gather(tf.reshape(kernel, [-1]), taps + positions[None, :])  # [kh*kw, nnz]
+    # Gather the active entries of every tap straight from the kernel seen as
+    # [kh * kw, in * out]: no transpose of the dense kernel forward, and the gradient
+    # is one scatter into it (`gather_channels`' gradient, no transpose).
+    shape = tf.shape(kernel, out_type=tf.int32)
+    positions = tf.cast(where[:, 1] * tf.cast(shape[3], tf.int64) + where[:, 0], tf.int32)
+    taps = tf.reshape(kernel, tf.stack([shape[0] * shape[1], shape[2] * shape[3]]))
+    slices = gather_channels(taps, positions)  # [kh * kw, nnz]
     return tf.reshape(slices, tf.concat([shape[:2], [-1]], axis=0)), indptr, indices
 
 
@@ -85,7 +91,7 @@ def dense_kernel(compact, indptr, indices, in_channels):
 def reference(inputs, compact, indptr, indices, strides=(1, 1), padding="SAME",
               dilations=(1, 1)):
     """The pure-TF reference: `tf.nn.conv2d` with the dense masked kernel."""
-    strides, padding, dilations = _attrs(strides, padding, dilations)
+    strides, padding, dilations = conv_attrs(strides, padding, dilations)
     kernel = dense_kernel(compact, indptr, indices, tf.shape(inputs)[3])
     return tf.nn.conv2d(inputs, kernel, strides=strides, padding=padding, dilations=dilations)
 
@@ -113,7 +119,7 @@ def sparse_channel_conv2d(inputs, compact, indptr, indices, strides=(1, 1), padd
     module = loader.load()
     if module is None:
         return reference(inputs, compact, indptr, indices, strides, padding, dilations)
-    strides, padding, dilations = _attrs(strides, padding, dilations)
+    strides, padding, dilations = conv_attrs(strides, padding, dilations)
     return module.tf_pe_sparse_channel_conv2d(inputs, compact, tf.cast(indptr, tf.int32),
                                               tf.cast(indices, tf.int32), strides=strides,
                                               padding=padding, dilations=dilations)
