@@ -1,4 +1,4 @@
-"""Fuzzes the three custom ops with hypothesis; run as a subprocess by
+"""Fuzzes the custom ops with hypothesis; run as a subprocess by
 `test_op_fuzz.py` so that a crash (abort, segfault) shows as a crash.
 
     python -m tests.robustness.op_fuzz_worker EXAMPLES
@@ -7,8 +7,9 @@ Each example is a consistent (input, kernel, structure, gradient) set with at
 most one argument broken (rank, structure, attributes, sizes, dtype); each of
 the forward and both gradient ops is called on it and must return a tensor or
 raise `tf.errors.InvalidArgumentError` (or `ValueError`/`TypeError` from
-Python-side attribute checks). Prints one JSON line: `{"examples": calls,
-"errors": n, "results": n}`.
+Python-side attribute checks). The channel gather and its scatter get random
+shapes, indices (in and out of range), depths and update lengths the same way.
+Prints one JSON line: `{"examples": calls, "errors": n, "results": n}`.
 """
 
 import json
@@ -90,6 +91,19 @@ def _out(n, k, s, d, padding):
     return -(-n // s) if padding == "SAME" else -(-(n - span + 1) // s)
 
 
+def _gather_case(data):
+    """Params, a gather index and scatter arguments, each possibly out of range."""
+    shape = data.draw(st.lists(st.integers(0, 4), min_size=0, max_size=4))
+    depth = shape[-1] if shape else 0
+    index = np.array(data.draw(st.lists(st.integers(-3, depth + 2), max_size=6)), "int32")
+    scatter_depth = data.draw(st.integers(-2, depth + 3))
+    updates_last = data.draw(st.sampled_from([len(index), len(index) + 1, 0]))
+    dtype = data.draw(st.sampled_from(["float32", "float64", "float16", "bfloat16"]))
+    params = tf.constant(np.ones(shape, "float32"), dtype)
+    updates = tf.constant(np.ones([*shape[:-1], updates_last], "float32"), dtype)
+    return params, index, updates, np.int32(scatter_depth)
+
+
 def fuzz(examples: int) -> None:
     module = loader.load()
 
@@ -104,7 +118,16 @@ def fuzz(examples: int) -> None:
         _call(module.tf_pe_sparse_channel_conv2d_backprop_kernel, x, sizes["kernel"], indptr,
               indices, grad, **attrs)
 
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def gather(data):
+        params, index, updates, depth = _gather_case(data)
+        _call(module.tf_pe_gather_channels, params, index)
+        _call(module.tf_pe_scatter_add_channels, updates, index, depth)
+
     one()
+    gather()
 
 
 if __name__ == "__main__":

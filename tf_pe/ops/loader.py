@@ -38,8 +38,9 @@ def load():
         with _lock:
             if not _state.get("warned_forced"):
                 _state["warned_forced"] = True
-                warnings.warn("tf_pe: TF_PE_PY_OPS=1, SparseChannelConv2D uses the masked "
-                              "tf.nn.conv2d fallback.", RuntimeWarning, stacklevel=2)
+                warnings.warn("tf_pe: TF_PE_PY_OPS=1, the custom ops use their pure-TF "
+                              "fallbacks (SparseChannelConv2D the masked tf.nn.conv2d).",
+                              RuntimeWarning, stacklevel=2)
         return None
     with _lock:
         if "module" not in _state:
