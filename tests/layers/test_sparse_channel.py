@@ -242,15 +242,25 @@ def test_sparsify_channel_masks_the_copied_weights():
     np.testing.assert_allclose(c1(x), reference(c1, x), rtol=1e-5, atol=1e-5)
 
 
-def test_auto_dispatch_follows_the_measured_rule(implementation, monkeypatch):
+def auto_dispatch(monkeypatch, entries, default=(0.0, 0)):
+    """`auto` mode on a machine without a GPU, under a known rule: every class
+    `(max_density, min_in_channels) = default`, except `entries`
+    (`{(implementation, class): (max_density, min_in_channels)}`)."""
     from tf_pe.ops import dispatch
 
-    dispatch.set_mode("auto")
-    never = {"max_density": 0.0, "min_in_channels": 0}
-    rule = {name: dict.fromkeys(table, never) for name, table in dispatch.RULE.items()}
-    rule["op"]["block/kxk"] = {"max_density": 0.25, "min_in_channels": 32}
+    def entry(limits):
+        return {"max_density": limits[0], "min_in_channels": limits[1]}
+
+    rule = {name: {key: entry(entries.get((name, key), default)) for key in table}
+            for name, table in dispatch.RULE.items()}
     monkeypatch.setattr(dispatch, "RULE", rule)
     monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
+    dispatch.set_mode("auto")
+    return dispatch
+
+
+def test_auto_dispatch_follows_the_measured_rule(implementation, monkeypatch):
+    dispatch = auto_dispatch(monkeypatch, {("op", "block/kxk"): (0.25, 32)})
 
     def has_cond(layer, x_shape):
         return bool(op_types(layer, x_shape) & {"If", "StatelessIf"})
@@ -268,14 +278,7 @@ def test_auto_dispatch_follows_the_measured_rule(implementation, monkeypatch):
 
 
 def test_auto_runs_a_block_layer_grouped_until_its_mask_changes(implementation, monkeypatch):
-    from tf_pe.ops import dispatch
-
-    dispatch.set_mode("auto")
-    never = {"max_density": 0.0, "min_in_channels": 0}
-    rule = {name: dict.fromkeys(table, never) for name, table in dispatch.RULE.items()}
-    rule["grouped"]["block/kxk"] = {"max_density": 0.5, "min_in_channels": 8}
-    monkeypatch.setattr(dispatch, "RULE", rule)
-    monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
+    auto_dispatch(monkeypatch, {("grouped", "block/kxk"): (0.5, 8)})
     layer = built(x_shape=(2, 9, 9, 12), filters=10, pattern="block", density=0.25)
     assert bool(op_types(layer, (2, 9, 9, 12)) & {"If", "StatelessIf"}) == (
         implementation != "fallback")
@@ -291,13 +294,7 @@ def test_auto_runs_a_block_layer_grouped_until_its_mask_changes(implementation, 
 
 def test_auto_takes_the_op_where_both_rules_select_and_the_op_is_preferred(implementation,
                                                                            monkeypatch):
-    from tf_pe.ops import dispatch
-
-    dispatch.set_mode("auto")
-    rule = {name: {key: {"max_density": 0.5, "min_in_channels": 8} for key in table}
-            for name, table in dispatch.RULE.items()}
-    monkeypatch.setattr(dispatch, "RULE", rule)
-    monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
+    dispatch = auto_dispatch(monkeypatch, {}, default=(0.5, 8))
     layer = built(x_shape=(2, 9, 9, 12), filters=10, pattern="block", density=0.25)
     for prefer, runs_op in (("op", True), ("grouped", False)):
         monkeypatch.setitem(dispatch.PREFER, "block/kxk", prefer)
