@@ -23,7 +23,8 @@ def test_one_point_measures_both_sides():
 
 
 def _point(pattern, density, fb, layer="conv3x3", in_channels=64):
-    return {"pattern": pattern, "density": density, "fb_speedup": fb, "layer": layer,
+    return {"pattern": pattern, "density": density, "fb_speedup": fb, "fwd_speedup": fb,
+            "layer": layer,
             "in_channels": in_channels}
 
 
@@ -52,7 +53,7 @@ def test_dispatch_rule_selects_the_most_points_that_all_win():
 
 
 def test_grouped_rule_reads_the_grouped_speedups():
-    points = [{**_point("block", d, 0.5), "grouped_fb_speedup": g}
+    points = [{**_point("block", d, 0.5), "grouped_fb_speedup": g, "grouped_fwd_speedup": g}
               for d, g in [(0.5, 1.3), (0.25, 2.0), (0.1, 3.0)]]
     points.append(_point("random", 0.1, 2.0))  # no grouped timing
     rule = op.dispatch_rule(points, implementation="grouped")
@@ -71,9 +72,10 @@ def test_markdown_has_a_row_per_point():
 
 
 def test_preference_takes_the_faster_where_both_rules_select():
-    points = [{**_point("block", d, fb), "grouped_fb_speedup": g}
+    points = [{**_point("block", d, fb), "grouped_fb_speedup": g, "grouped_fwd_speedup": g}
               for d, fb, g in [(0.25, 1.5, 2.0), (0.1, 3.0, 2.5), (0.05, 4.0, 3.0)]]
-    points += [{**_point("block", 0.1, 2.0, "conv1x1"), "grouped_fb_speedup": 3.0}]
+    points += [{**_point("block", 0.1, 2.0, "conv1x1"), "grouped_fb_speedup": 3.0,
+                "grouped_fwd_speedup": 3.0}]
     rules = {name: op.dispatch_rule(points, implementation=name) for name in ("op", "grouped")}
     prefer = op.preference(points, rules)
     assert prefer["block/kxk"] == "op"  # geometric means 2.62 vs 2.47
@@ -97,3 +99,9 @@ def test_auto_choice_follows_the_rules_and_the_preference():
     chosen = op._with_auto({**block, "density": 0.5}, rules)
     assert (chosen["auto_fwd_speedup"], chosen["auto_fb_speedup"]) == (3.0, 2.5)
     assert op._with_auto({**block, "in_channels": 16}, rules)["auto_fb_speedup"] == 1.0
+
+
+def test_a_slower_forward_keeps_a_point_out_of_the_rule():
+    points = [_point("block", 0.25, 2.0), {**_point("block", 0.5, 2.0), "fwd_speedup": 0.9}]
+    assert op.dispatch_rule(points)["block/kxk"] == {"max_density": 0.25, "min_in_channels": 64}
+    assert op.dispatch_rule(points[1:])["block/kxk"]["max_density"] == 0.0

@@ -2,7 +2,7 @@
 compute dtype agree with the same layer in float32, variables (masks included)
 stay float32, gradients are float32 and exactly zero on inactive entries, and
 SparseChannelConv2D falls back from the float32/float64 custom op to the masked
-convolution."""
+convolution, and its grouped path runs in bfloat16 (not float16)."""
 
 import keras
 import numpy as np
@@ -88,5 +88,38 @@ def test_sparse_channel_conv_falls_back_from_the_op(policy):
         keras.mixed_precision.set_global_policy("float32")
         layer, _ = build("SparseChannelConv2D")
         assert any("SparseChannelConv2D" in t for t in op_types(layer, IMAGE))
+    finally:
+        dispatch.set_mode(None)
+
+
+@pytest.mark.skipif(loader.load() is None, reason="op library not built")
+def test_block_layer_runs_grouped_in_bfloat16_only(policy):
+    """The grouped path takes bfloat16 (oneDNN); float16 stays masked dense."""
+    dispatch.set_mode("grouped")
+    try:
+        layer = SparseChannelConv2D(8, 3, density=0.5, pattern="block", seed=0, padding="same")
+        layer.build(IMAGE)
+        x = np.random.default_rng(2).normal(size=IMAGE).astype("float32")
+        graph = tf.function(layer).get_concrete_function(
+            tf.TensorSpec(IMAGE, tf.float32)).graph.as_graph_def()
+        types = {n.op for n in graph.node} | {n.op for f in graph.library.function
+                                              for n in f.node_def}
+        assert ("TfPe>GatherChannels" in types) == (policy == "mixed_bfloat16")
+        with tf.GradientTape() as tape:
+            y = layer(x)
+            loss = tf.reduce_sum(tf.square(tf.cast(y, tf.float32)))
+        kernel_grad = tape.gradient(loss, layer.kernel).numpy()
+        assert y.dtype == POLICIES[policy][0] and kernel_grad.dtype == np.float32
+        inactive = np.broadcast_to(layer.mask.numpy() == 0, kernel_grad.shape)
+        assert (kernel_grad[inactive] == 0).all() and np.abs(kernel_grad[~inactive]).max() > 0
+        keras.mixed_precision.set_global_policy("float32")
+        reference = SparseChannelConv2D(8, 3, density=0.5, pattern="block", seed=0,
+                                        padding="same")
+        reference.build(IMAGE)
+        reference.set_weights(layer.get_weights())
+        expected = reference(x).numpy()
+        rtol = POLICIES[policy][1]
+        np.testing.assert_allclose(np.asarray(y, np.float32), expected, rtol=rtol,
+                                   atol=rtol * np.abs(expected).max())
     finally:
         dispatch.set_mode(None)

@@ -51,9 +51,9 @@ def test_a_visible_gpu_keeps_auto_on_the_dense_convolution(rule, monkeypatch):
 
 
 def test_rule_has_valid_values_and_every_class_for_the_op():
-    assert set(dispatch.RULE) == {"op", "grouped"}
+    assert set(dispatch.RULE) == {"op", "grouped", "grouped_bfloat16"}
     assert set(dispatch.PREFER) == CLASSES and set(dispatch.PREFER.values()) <= {"op", "grouped"}
-    assert set(dispatch.RULE["op"]) == set(dispatch.RULE["grouped"]) == CLASSES
+    assert all(set(table) == CLASSES for table in dispatch.RULE.values())
     for table in dispatch.RULE.values():
         for entry in table.values():
             assert 0.0 <= entry["max_density"] <= 1.0

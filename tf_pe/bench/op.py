@@ -10,6 +10,9 @@ forward+backward (input and kernel gradients) of
   gathered channels, and
 * `dense`: `tf.nn.conv2d(x, kernel * mask)` (the fallback),
 
+and, in bfloat16 (the `mixed_bfloat16` policy; the op has no bfloat16 kernels), the
+grouped path against masked dense for block masks,
+
 side by side in one process, interleaved, each a `tf.function`; reports the median
 of the repeats, the ratio dense/op, and the ideal 1/density. Then one training step
 of a channel-sparse WRN-16-2 (density 0.1, block pattern, `auto` dispatch) against
@@ -56,7 +59,10 @@ def _time_once(fn):
     return time.perf_counter() - start
 
 
-def _layer_point(tf, shape, density, pattern, repeats, seed):
+def _layer_point(tf, shape, density, pattern, repeats, seed, dtype="float32"):
+    """Times the implementations on one layer shape: masked dense and the op, and
+    the grouped path for block masks; in bfloat16 (no op kernels) only grouped
+    against masked dense."""
     from tf_pe.ops import (
         compact_from_mask,
         grouped_conv2d,
@@ -67,10 +73,10 @@ def _layer_point(tf, shape, density, pattern, repeats, seed):
 
     _, _, size, cin, cout, k, stride = shape
     rng = np.random.default_rng(seed)
-    x = tf.constant(rng.normal(size=(BATCH, size, size, cin)).astype("float32"))
-    kernel = tf.Variable(rng.normal(size=(k, k, cin, cout)).astype("float32"))
+    x = tf.constant(rng.normal(size=(BATCH, size, size, cin)), dtype)
+    kernel = tf.Variable(rng.normal(size=(k, k, cin, cout)), dtype=dtype)
     mask_value = patterns.connection_mask(cin, cout, density, pattern, seed=seed)
-    mask = tf.constant(mask_value)
+    mask = tf.constant(mask_value, dtype)
     structure = grouped_structure(mask_value) if pattern == "block" else None
 
     def op_fwd():
@@ -91,11 +97,13 @@ def _layer_point(tf, shape, density, pattern, repeats, seed):
             return tape.gradient(y, [x, kernel], output_gradients=tf.ones_like(y))
         return step
 
-    fns = {"op_fwd": tf.function(op_fwd), "dense_fwd": tf.function(dense_fwd),
-           "op_fb": tf.function(with_grad(op_fwd)), "dense_fb": tf.function(with_grad(dense_fwd))}
+    forwards = {"dense": dense_fwd}
+    if dtype == "float32":
+        forwards["op"] = op_fwd
     if structure is not None:
-        fns.update(grouped_fwd=tf.function(grouped_fwd),
-                   grouped_fb=tf.function(with_grad(grouped_fwd)))
+        forwards["grouped"] = grouped_fwd
+    fns = {f"{name}_{kind}": tf.function(fn if kind == "fwd" else with_grad(fn))
+           for name, fn in forwards.items() for kind in ("fwd", "fb")}
     times = {name: [] for name in fns}
     for fn in fns.values():
         fn()  # trace
@@ -104,10 +112,11 @@ def _layer_point(tf, shape, density, pattern, repeats, seed):
             times[name].append(_time_once(fn))
     med = {name: statistics.median(t) * 1e3 for name, t in times.items()}
     point = {"net": shape[0], "layer": shape[1], "in_channels": cin, "density": density,
-             "pattern": pattern, "nnz_fraction": float(mask_value.mean()),
-             **{f"{k}_ms": v for k, v in med.items()},
-             "fwd_speedup": med["dense_fwd"] / med["op_fwd"],
-             "fb_speedup": med["dense_fb"] / med["op_fb"], "ideal": 1.0 / float(mask_value.mean())}
+             "pattern": pattern, "dtype": dtype, "nnz_fraction": float(mask_value.mean()),
+             **{f"{k}_ms": v for k, v in med.items()}, "ideal": 1.0 / float(mask_value.mean())}
+    if "op" in forwards:
+        point.update(fwd_speedup=med["dense_fwd"] / med["op_fwd"],
+                     fb_speedup=med["dense_fb"] / med["op_fb"])
     if structure is not None:
         point.update(grouped_fwd_speedup=med["dense_fwd"] / med["grouped_fwd"],
                      grouped_fb_speedup=med["dense_fb"] / med["grouped_fb"],
@@ -213,27 +222,28 @@ def dispatch_rule(points, margin: float = WIN_MARGIN, implementation: str = "op"
     the points that timed it) runs a layer when its density is at most
     `max_density` and it has at least `min_in_channels` input channels. Of the pairs
     for which every benchmarked point selected (at least that many input channels,
-    density in (0, max_density]) had a forward+backward speedup over masked dense
-    above `margin`, the rule takes the one that selects the most points (then the
-    narrowest layers, then the largest density); `max_density` 0.0 (never) when no
-    pair qualifies.
+    density in (0, max_density]) had forward and forward+backward speedups over
+    masked dense above `margin` (inference and training both faster), the rule
+    takes the one that selects the most points (then the narrowest layers, then the
+    largest density); `max_density` 0.0 (never) when no pair qualifies.
 
     Returns:
         `{"block/kxk": {"max_density": d, "min_in_channels": c}, ...}` for every
         class (never for a class without points).
     """
-    speedup = "fb_speedup" if implementation == "op" else f"{implementation}_fb_speedup"
+    prefix = "" if implementation == "op" else f"{implementation}_"
+    speedups = (f"{prefix}fwd_speedup", f"{prefix}fb_speedup")
     rule = {}
     for pattern in PATTERNS:
         for kind in KERNEL_CLASSES:
             row = [p for p in points if p["pattern"] == pattern and p["density"] > 0
-                   and kernel_class(p["layer"]) == kind and speedup in p]
+                   and kernel_class(p["layer"]) == kind and speedups[1] in p]
             best = (0, 0, 0.0)  # (points selected, -min_in_channels, max_density)
             for width in sorted({p["in_channels"] for p in row}):
                 for density in sorted({p["density"] for p in row}):
                     chosen = [p for p in row
                               if p["in_channels"] >= width and p["density"] <= density]
-                    if all(p[speedup] > margin for p in chosen):
+                    if all(p[key] > margin for p in chosen for key in speedups):
                         best = max(best, (len(chosen), -width, density))
             rule[f"{pattern}/{kind}"] = {"max_density": best[2], "min_in_channels": -best[1]}
     return rule
@@ -291,7 +301,7 @@ def run(options: BenchOptions) -> dict:
     """Runs the benchmark; writes results.json and results.md to `options.out`."""
     import tensorflow as tf
 
-    from tf_pe.ops import loader
+    from tf_pe.ops import grouped, loader
 
     if loader.load() is None:
         raise RuntimeError("the op library is not built: run `make setup`")
@@ -305,25 +315,47 @@ def run(options: BenchOptions) -> dict:
             for density in densities:
                 point = _layer_point(tf, shape, density, pattern, repeats, options.seed)
                 points.append(point)
-                grouped = (f", grouped fwd x{point['grouped_fwd_speedup']:.2f} fwd+bwd "
-                           f"x{point['grouped_fb_speedup']:.2f}" if "grouped_fb_ms" in point
-                           else "")
+                also = (f", grouped fwd x{point['grouped_fwd_speedup']:.2f} fwd+bwd "
+                        f"x{point['grouped_fb_speedup']:.2f}" if "grouped_fb_ms" in point
+                        else "")
                 print(f"{shape[0]} {shape[1]} {pattern} {density}: op fwd "
-                      f"x{point['fwd_speedup']:.2f} fwd+bwd x{point['fb_speedup']:.2f}{grouped}"
+                      f"x{point['fwd_speedup']:.2f} fwd+bwd x{point['fb_speedup']:.2f}{also}"
                       f" (ideal {point['ideal']:.1f})", flush=True)
+    # bfloat16 (the mixed_bfloat16 policy): grouped against masked dense, block masks.
+    bf16_points = []
+    if grouped.supported("bfloat16"):
+        for shape in shapes:
+            for density in densities:
+                point = _layer_point(tf, shape, density, "block", repeats, options.seed,
+                                     "bfloat16")
+                bf16_points.append(point)
+                print(f"{shape[0]} {shape[1]} block {density} bfloat16: grouped fwd "
+                      f"x{point['grouped_fwd_speedup']:.2f} fwd+bwd "
+                      f"x{point['grouped_fb_speedup']:.2f}", flush=True)
     step = _training_step(options.quick)
     results = {"machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} CPUs", "batch": BATCH, "repeats": repeats,
-               "points": points, "training_step": step}
+               "points": points, "bfloat16_points": bf16_points, "training_step": step}
     rules = {name: dispatch_rule(points, implementation=name) for name in ("op", "grouped")}
     rules["prefer"] = preference(points, rules)
     points = [_with_auto(p, rules) for p in points]
+    rules["grouped_bfloat16"] = dispatch_rule(bf16_points, implementation="grouped")
     results.update(points=points, dispatch_rule=rules)
     with open(os.path.join(options.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     with open(os.path.join(options.out, "results.md"), "w") as f:
-        f.write(_markdown(points, step))
+        f.write(_markdown(points, step) + _bf16_markdown(bf16_points))
     return results
+
+
+def _bf16_markdown(points) -> str:
+    lines = ["", "bfloat16, block pattern, grouped vs masked dense:", "",
+             "| net | layer | density | fwd dense ms | fwd grouped x | fwd+bwd dense ms | "
+             "fwd+bwd grouped x |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {p['net']} | {p['layer']} | {p['density']} | {p['dense_fwd_ms']:.2f} | "
+              f"{p['grouped_fwd_speedup']:.2f} | {p['dense_fb_ms']:.2f} | "
+              f"{p['grouped_fb_speedup']:.2f} |" for p in points]
+    return "\n".join(lines) + "\n"
 
 
 register_benchmark(Benchmark("op", "custom op vs masked dense convolution (issue 4)", run))

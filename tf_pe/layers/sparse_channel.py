@@ -101,11 +101,19 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
             return super(SparseChannelConv2D, self).convolution_op(
                 inputs, kernel * keras.ops.cast(self.mask, kernel.dtype))
 
-        if not self._op_eligible(kernel):
+        if not self._sparse_eligible():
             return dense()
         import tensorflow as tf  # the op and grouped paths are TensorFlow-only
 
         from tf_pe import ops
+
+        mode = ops.dispatch.mode()
+        dtype = str(keras.backend.standardize_dtype(kernel.dtype))
+        if dtype not in ("float32", "float64"):  # no op kernels: grouped or masked dense
+            max_count = None if mode == "grouped" else self._max_count(f"grouped_{dtype}")
+            if mode == "op" or max_count == 0:
+                return dense()
+            return self._grouped(inputs, kernel, dense, max_count=max_count)
 
         def op():
             compact, indptr, indices = ops.compact_from_mask(kernel, self.mask)
@@ -113,27 +121,23 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
                 inputs, compact, indptr, indices, strides=self.strides,
                 padding=self.padding.upper(), dilations=self.dilation_rate)
 
-        mode = ops.dispatch.mode()
         if mode == "op":
             return op()
         if mode == "grouped":
             return self._grouped(inputs, kernel, dense)
         # Measured rule (tf_pe.ops.dispatch), tested on the live mask.
-        size = int(np.prod(self.mask.shape))
-        limits = {name: ops.dispatch.max_density(name, self.pattern, self.kernel_size,
-                                                 self.strides, int(self.mask.shape[0]))
-                  for name in ops.dispatch.RULE}
-        op_count = int(limits["op"] * size)
+        op_count = self._max_count("op")
 
         def sparse():
             if op_count == 0:
                 return dense()
             return tf.cond(tf.math.count_nonzero(self.mask) <= op_count, op, dense)
 
-        if limits["grouped"] > 0:
+        grouped_count = self._max_count("grouped")
+        if grouped_count > 0:
             prefer = ops.dispatch.PREFER[ops.dispatch.layer_class(
                 self.pattern, self.kernel_size, self.strides)]
-            return self._grouped(inputs, kernel, sparse, max_count=int(limits["grouped"] * size),
+            return self._grouped(inputs, kernel, sparse, max_count=grouped_count,
                                  yield_up_to=op_count if prefer == "op" else 0)
         return sparse()
 
@@ -162,12 +166,23 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
         unchanged = tf.reduce_all(tf.equal(self.mask, tf.constant(traced, self.mask.dtype)))
         return tf.cond(unchanged, grouped, otherwise)
 
-    def _op_eligible(self, kernel) -> bool:
-        """Whether the op or the grouped path can compute this layer (op library
-        loaded, TensorFlow backend, NHWC, float32/float64)."""
+    def _max_count(self, implementation) -> int:
+        """The most active connections with which `auto` runs this layer on
+        `implementation` (a key of `tf_pe.ops.dispatch.RULE`; 0 for one without a
+        rule, such as "grouped_float16")."""
+        from tf_pe import ops
+
+        if implementation not in ops.dispatch.RULE:
+            return 0
+        return int(ops.dispatch.max_density(implementation, self.pattern, self.kernel_size,
+                                            self.strides, int(self.mask.shape[0]))
+                   * int(np.prod(self.mask.shape)))
+
+    def _sparse_eligible(self) -> bool:
+        """Whether the op or the grouped path may compute this layer (op library
+        loaded, TensorFlow backend, NHWC, dispatch mode not "dense"); the dtype
+        decides which (`convolution_op`)."""
         if keras.backend.backend() != "tensorflow" or self.data_format != "channels_last":
-            return False
-        if str(keras.backend.standardize_dtype(kernel.dtype)) not in ("float32", "float64"):
             return False
         from tf_pe import ops
 

@@ -9,7 +9,8 @@ Modes: `"auto"` (default): on a machine without a GPU and with the op library
 loaded, a `"block"` layer runs grouped while its mask keeps the grouped structure
 it was traced with and `RULE["grouped"]` allows it (unless `RULE["op"]` allows it
 too and `PREFER` says "op"); otherwise the op where `RULE["op"]` allows the layer's
-current density; otherwise masked dense. `"op"`:
+current density; otherwise masked dense. In bfloat16 (no op kernels) the choice is
+grouped where `RULE["grouped_bfloat16"]` allows it, else masked dense. `"op"`:
 always the op when it is loaded. `"grouped"`: grouped whenever the mask has the
 structure, else masked dense. `"dense"`: always masked dense. Set with `set_mode()`
 or the environment variable `TF_PE_SPARSE_DISPATCH`. The density and structure
@@ -29,9 +30,12 @@ MODES = ("auto", "op", "grouped", "dense")
 # never). Measured by `tf-pe benchmark op` on the 2-core CPU described in
 # docs/benchmarks.md, "Custom op (issue 4)", and copied from its results.json
 # "dispatch_rule" (`tf_pe.bench.op.dispatch_rule`: every benchmarked WRN-28-2 /
-# ResNet-50 shape the rule selects was more than 1.05x faster than masked dense).
+# ResNet-50 shape the rule selects was more than 1.05x faster than masked dense,
+# forward and forward+backward).
 # The grouped implementation only applies to masks with the grouped structure,
 # which the "random" pattern does not have (so it has no points: never).
+# "grouped_bfloat16" is the grouped path in bfloat16 (the mixed_bfloat16 policy,
+# against masked dense in bfloat16); the op has no bfloat16 kernels.
 RULE = {
     "op": {
         "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
@@ -47,6 +51,14 @@ RULE = {
         "block/1x1": {"max_density": 0.05, "min_in_channels": 1024},
         "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
         "block/strided": {"max_density": 0.5, "min_in_channels": 128},
+        "random/strided": {"max_density": 0.0, "min_in_channels": 0},
+    },
+    "grouped_bfloat16": {
+        "block/kxk": {"max_density": 0.5, "min_in_channels": 256},
+        "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
+        "block/1x1": {"max_density": 0.0, "min_in_channels": 0},
+        "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
+        "block/strided": {"max_density": 0.0, "min_in_channels": 0},
         "random/strided": {"max_density": 0.0, "min_in_channels": 0},
     },
 }
@@ -69,10 +81,10 @@ def layer_class(pattern: str, kernel_size, strides=(1, 1)) -> str:
 
 def max_density(implementation: str, pattern: str, kernel_size, strides,
                 in_channels: int) -> float:
-    """The density up to which `auto` runs a layer on `implementation` (`"op"` or
-    `"grouped"`, see `RULE`): 0.0 (never) for a layer with fewer input channels
-    than its class's `min_in_channels`, and on a machine with a GPU (the rule was
-    measured on the CPU; the CUDA kernel is unmeasured).
+    """The density up to which `auto` runs a layer on `implementation` (a key of
+    `RULE`: `"op"`, `"grouped"` or `"grouped_bfloat16"`): 0.0 (never) for a layer
+    with fewer input channels than its class's `min_in_channels`, and on a machine
+    with a GPU (the rule was measured on the CPU; the CUDA kernel is unmeasured).
 
     Raises:
         ValueError: for an implementation not in `RULE`.
