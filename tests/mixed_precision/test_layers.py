@@ -75,8 +75,11 @@ def test_gradients_are_float32_and_zero_on_inactive_entries(policy, name):
 
 
 def op_types(layer, shape):
-    fn = tf.function(layer).get_concrete_function(tf.TensorSpec(shape, tf.float32))
-    return {op.type for op in fn.graph.get_operations()}
+    """The op types of a traced call, inside `tf.cond` branches too."""
+    graph = tf.function(layer).get_concrete_function(
+        tf.TensorSpec(shape, tf.float32)).graph.as_graph_def()
+    return {n.op for n in graph.node} | {n.op for f in graph.library.function
+                                         for n in f.node_def}
 
 
 @pytest.mark.skipif(loader.load() is None, reason="op library not built")
@@ -100,11 +103,7 @@ def test_block_layer_runs_grouped_in_bfloat16_only(policy):
         layer = SparseChannelConv2D(8, 3, density=0.5, pattern="block", seed=0, padding="same")
         layer.build(IMAGE)
         x = np.random.default_rng(2).normal(size=IMAGE).astype("float32")
-        graph = tf.function(layer).get_concrete_function(
-            tf.TensorSpec(IMAGE, tf.float32)).graph.as_graph_def()
-        types = {n.op for n in graph.node} | {n.op for f in graph.library.function
-                                              for n in f.node_def}
-        assert ("TfPe>GatherChannels" in types) == (policy == "mixed_bfloat16")
+        assert ("TfPe>GatherChannels" in op_types(layer, IMAGE)) == (policy == "mixed_bfloat16")
         with tf.GradientTape() as tape:
             y = layer(x)
             loss = tf.reduce_sum(tf.square(tf.cast(y, tf.float32)))
@@ -123,3 +122,15 @@ def test_block_layer_runs_grouped_in_bfloat16_only(policy):
                                    atol=rtol * np.abs(expected).max())
     finally:
         dispatch.set_mode(None)
+
+
+@pytest.mark.skipif(loader.load() is None, reason="op library not built")
+def test_auto_runs_wide_block_layers_grouped_under_mixed_bfloat16(policy, monkeypatch):
+    """With the committed rule: 256 inputs qualify in bfloat16, float16 never does."""
+    monkeypatch.setattr(dispatch, "_gpu_visible", lambda: False)
+    shape = (1, 4, 4, 256)
+    layer = SparseChannelConv2D(256, 3, density=0.1, pattern="block", seed=0, padding="same")
+    layer.build(shape)
+    grouped = dispatch.RULE["grouped_bfloat16"]["block/kxk"]["min_in_channels"] <= 256
+    assert ("TfPe>GatherChannels" in op_types(layer, shape)) == (
+        policy == "mixed_bfloat16" and grouped)
