@@ -209,9 +209,15 @@ def kernel_class(layer: str) -> str:
     return "1x1" if "1x1" in layer else "kxk"
 
 
-# A point counts as a win for the op only above this forward+backward speedup: ratios
-# of the same code moved by 5-40% between runs on the shared machine.
+# A point counts as a win for an implementation only above this speedup, forward and
+# forward+backward: ratios of the same code moved by 5-40% between runs.
 WIN_MARGIN = 1.05
+
+
+def _speedup_keys(implementation: str) -> tuple[str, str]:
+    """The point keys of `implementation`'s forward and forward+backward speedups."""
+    prefix = "" if implementation == "op" else f"{implementation}_"
+    return f"{prefix}fwd_speedup", f"{prefix}fb_speedup"
 
 
 def dispatch_rule(points, margin: float = WIN_MARGIN, implementation: str = "op") -> dict:
@@ -231,8 +237,7 @@ def dispatch_rule(points, margin: float = WIN_MARGIN, implementation: str = "op"
         `{"block/kxk": {"max_density": d, "min_in_channels": c}, ...}` for every
         class (never for a class without points).
     """
-    prefix = "" if implementation == "op" else f"{implementation}_"
-    speedups = (f"{prefix}fwd_speedup", f"{prefix}fb_speedup")
+    speedups = _speedup_keys(implementation)
     rule = {}
     for pattern in PATTERNS:
         for kind in KERNEL_CLASSES:
@@ -290,9 +295,8 @@ def auto_choice(point, rules) -> str:
 def _with_auto(point, rules) -> dict:
     """`point` with what `auto` runs it on and the speedups that gives."""
     choice = auto_choice(point, rules)
-    prefix = {"grouped": "grouped_", "op": ""}.get(choice)
-    speedups = ((1.0, 1.0) if prefix is None else
-                (point[f"{prefix}fwd_speedup"], point[f"{prefix}fb_speedup"]))
+    speedups = (1.0, 1.0) if choice == "dense" else tuple(
+        point[key] for key in _speedup_keys(choice))
     return {**point, "auto": choice, "auto_fwd_speedup": speedups[0],
             "auto_fb_speedup": speedups[1]}
 

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_pe.ops.channel_gather import gather_channels
-from tf_pe.ops.sparse_channel_conv import conv_attrs
+from tf_pe.ops.sparse_channel_conv import conv_attrs, tap_entries
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,8 +170,7 @@ def grouped_conv2d(inputs, kernel, structure: GroupedStructure, strides=(1, 1),
     x = inputs
     if structure.input_index is not None:
         x = gather_channels(x, structure.input_index)
-    taps = tf.reshape(kernel, [kh * kw, -1])
-    grouped = tf.reshape(gather_channels(taps, structure.kernel_index),
+    grouped = tf.reshape(tap_entries(kernel, structure.kernel_index),
                          [kh, kw, structure.group_inputs,
                           structure.groups * structure.group_outputs])
     y = tf.nn.conv2d(x, grouped, strides=strides, padding=padding, dilations=dilations)

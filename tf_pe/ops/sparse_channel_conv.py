@@ -58,14 +58,20 @@ def compact_from_mask(kernel, mask):
     counts = tf.reduce_sum(tf.cast(active, tf.int32), axis=1)
     indptr = tf.concat([tf.zeros([1], tf.int32), tf.cumsum(counts)], axis=0)
     indices = tf.cast(where[:, 1], tf.int32)
-    # Gather the active entries of every tap straight from the kernel seen as
-    # [kh * kw, in * out]: no transpose of the dense kernel forward, and the gradient
-    # is one scatter into it (`gather_channels`' gradient, no transpose).
     shape = tf.shape(kernel, out_type=tf.int32)
     positions = tf.cast(where[:, 1] * tf.cast(shape[3], tf.int64) + where[:, 0], tf.int32)
-    taps = tf.reshape(kernel, tf.stack([shape[0] * shape[1], shape[2] * shape[3]]))
-    slices = gather_channels(taps, positions)  # [kh * kw, nnz]
+    slices = tap_entries(kernel, positions)  # [kh * kw, nnz]
     return tf.reshape(slices, tf.concat([shape[:2], [-1]], axis=0)), indptr, indices
+
+
+def tap_entries(kernel, positions):
+    """`[kh * kw, len(positions)]`: the entries at `positions` (`i * out + o`, -1 for
+    a zero) of every tap of the kernel `[kh, kw, in, out]`, gathered straight from
+    the kernel seen as `[kh * kw, in * out]`: no transpose of the dense kernel, and
+    the gradient is one scatter into it (`gather_channels`' gradient)."""
+    shape = tf.shape(kernel, out_type=tf.int32)
+    taps = tf.reshape(kernel, tf.stack([shape[0] * shape[1], shape[2] * shape[3]]))
+    return gather_channels(taps, positions)
 
 
 def dense_kernel(compact, indptr, indices, in_channels):
