@@ -4,10 +4,13 @@ For layer shapes of WRN-28-2 and ResNet-50 (batch 32, 3x3 and 1x1) at densities
 1, 0.5, 0.25, 0.1, 0.05, 0.01 and both patterns, times the forward and the
 forward+backward (input and kernel gradients) of
 
-* `op`: `compact_from_mask` + `TfPe>SparseChannelConv2D` (what `SparseChannelConv2D`
-  runs on the op path),
+* `op`: `tf_pe.ops.compact_conv2d`, i.e. a gather of the kernel's active entries
+  (the indices precomputed from the mask, as `SparseChannelConv2D` does while its
+  mask is the one it traced) + `TfPe>SparseChannelConv2D`,
 * `grouped` (block pattern): `tf_pe.ops.grouped_conv2d`, the grouped convolution on
-  gathered channels, and
+  gathered channels,
+* `hybrid` (block pattern): `tf_pe.ops.hybrid_conv2d`, the op forward with the
+  grouped convolution's gradients, and
 * `dense`: `tf.nn.conv2d(x, kernel * mask)` (the fallback),
 
 and, in bfloat16 (the `mixed_bfloat16` policy; the op has no bfloat16 kernels), the
@@ -64,10 +67,11 @@ def _layer_point(tf, shape, density, pattern, repeats, seed, dtype="float32"):
     the grouped path for block masks; in bfloat16 (no op kernels) only grouped
     against masked dense."""
     from tf_pe.ops import (
-        compact_from_mask,
+        compact_conv2d,
+        compact_structure,
         grouped_conv2d,
         grouped_structure,
-        sparse_channel_conv2d,
+        hybrid_conv2d,
     )
     from tf_pe.sparsity import patterns
 
@@ -78,13 +82,16 @@ def _layer_point(tf, shape, density, pattern, repeats, seed, dtype="float32"):
     mask_value = patterns.connection_mask(cin, cout, density, pattern, seed=seed)
     mask = tf.constant(mask_value, dtype)
     structure = grouped_structure(mask_value) if pattern == "block" else None
+    compact = compact_structure(mask_value)
 
     def op_fwd():
-        compact, indptr, indices = compact_from_mask(kernel, mask)
-        return sparse_channel_conv2d(x, compact, indptr, indices, (stride, stride), "SAME")
+        return compact_conv2d(x, kernel, compact, (stride, stride), "SAME")
 
     def grouped_fwd():
         return grouped_conv2d(x, kernel, structure, (stride, stride), "SAME")
+
+    def hybrid_fwd():
+        return hybrid_conv2d(x, kernel, structure, compact, (stride, stride), "SAME")
 
     def dense_fwd():
         return tf.nn.conv2d(x, kernel * mask[None, None], stride, "SAME")
@@ -102,6 +109,8 @@ def _layer_point(tf, shape, density, pattern, repeats, seed, dtype="float32"):
         forwards["op"] = op_fwd
     if structure is not None:
         forwards["grouped"] = grouped_fwd
+        if dtype == "float32":
+            forwards["hybrid"] = hybrid_fwd
     fns = {f"{name}_{kind}": tf.function(fn if kind == "fwd" else with_grad(fn))
            for name, fn in forwards.items() for kind in ("fwd", "fb")}
     times = {name: [] for name in fns}
@@ -117,10 +126,12 @@ def _layer_point(tf, shape, density, pattern, repeats, seed, dtype="float32"):
     if "op" in forwards:
         point.update(fwd_speedup=med["dense_fwd"] / med["op_fwd"],
                      fb_speedup=med["dense_fb"] / med["op_fb"])
+    for name in ("grouped", "hybrid"):
+        if name in forwards:
+            point.update({f"{name}_fwd_speedup": med["dense_fwd"] / med[f"{name}_fwd"],
+                          f"{name}_fb_speedup": med["dense_fb"] / med[f"{name}_fb"]})
     if structure is not None:
-        point.update(grouped_fwd_speedup=med["dense_fwd"] / med["grouped_fwd"],
-                     grouped_fb_speedup=med["dense_fb"] / med["grouped_fb"],
-                     grouped_computed_fraction=structure.computed_fraction)
+        point["grouped_computed_fraction"] = structure.computed_fraction
     return point
 
 
@@ -170,22 +181,20 @@ def _training_step(quick):
 
 
 def _markdown(points, step):
-    lines = ["| net | layer | pattern | density | fwd dense ms | fwd op ms | fwd op x | "
-             "fwd grouped x | fwd+bwd dense ms | fwd+bwd op ms | fwd+bwd op x | "
-             "fwd+bwd grouped x | auto: fwd x / fwd+bwd x | ideal x |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| net | layer | pattern | density | fwd dense ms | fwd x: op / grouped / hybrid | "
+             "fwd+bwd dense ms | fwd+bwd x: op / grouped / hybrid | auto: fwd x / fwd+bwd x | "
+             "ideal x |", "|---|---|---|---|---|---|---|---|---|---|"]
 
-    def grouped(p, key):
-        return f"{p[key]:.2f}" if key in p else "-"
+    def speedups(p, kind):
+        return " / ".join(f"{p[_speedup_keys(name)[kind]]:.2f}"
+                          if _speedup_keys(name)[kind] in p else "-"
+                          for name in ("op", "grouped", "hybrid"))
 
     for p in points:
         lines.append(f"| {p['net']} | {p['layer']} | {p['pattern']} | {p['density']} | "
-                     f"{p['dense_fwd_ms']:.2f} | {p['op_fwd_ms']:.2f} | {p['fwd_speedup']:.2f} | "
-                     f"{grouped(p, 'grouped_fwd_speedup')} | {p['dense_fb_ms']:.2f} | "
-                     f"{p['op_fb_ms']:.2f} | {p['fb_speedup']:.2f} | "
-                     f"{grouped(p, 'grouped_fb_speedup')} | {p['auto']} "
-                     f"{p['auto_fwd_speedup']:.2f} / {p['auto_fb_speedup']:.2f} | "
-                     f"{p['ideal']:.1f} |")
+                     f"{p['dense_fwd_ms']:.2f} | {speedups(p, 0)} | {p['dense_fb_ms']:.2f} | "
+                     f"{speedups(p, 1)} | {p['auto']} {p['auto_fwd_speedup']:.2f} / "
+                     f"{p['auto_fb_speedup']:.2f} | {p['ideal']:.1f} |")
     if step:
         d, s = step["dense"], step["sparse_0.1_block"]
         lines += ["", "| WRN-16-2 training step (batch 32) | step ms | peak RSS MiB | "
@@ -224,8 +233,8 @@ def dispatch_rule(points, margin: float = WIN_MARGIN, implementation: str = "op"
     """One implementation's part of the rule `tf_pe.ops.dispatch` applies, from the
     measured points.
 
-    For each (pattern, kernel class) `implementation` (`"op"`, or `"grouped"`, for
-    the points that timed it) runs a layer when its density is at most
+    For each (pattern, kernel class) `implementation` (`"op"`, or `"grouped"` or
+    `"hybrid"`, for the points that timed it) runs a layer when its density is at most
     `max_density` and it has at least `min_in_channels` input channels. Of the pairs
     for which every benchmarked point selected (at least that many input channels,
     density in (0, max_density]) had forward and forward+backward speedups over
@@ -259,37 +268,52 @@ def _selects(entry, point) -> bool:
             and 0 < point["density"] <= entry["max_density"])
 
 
+IMPLEMENTATIONS = ("hybrid", "grouped", "op")
+
+
 def preference(points, rules) -> dict:
-    """Per class, the implementation `auto` takes where the rules of both select a
-    layer: the one with the larger geometric-mean forward+backward speedup over the
-    points both select (`"grouped"` where none is selected by both: the op's rule
-    then decides alone).
+    """Per class, the order in which `auto` tries the implementations (the first
+    whose rule selects a layer runs it): by pairwise wins, where `a` beats `b` when
+    its geometric-mean speedup, forward and forward+backward together, is larger
+    over the points both rules select (no such point: no win); ties keep the order
+    of `IMPLEMENTATIONS`.
 
     Args:
         points: the measured points.
-        rules: `{"op": dispatch_rule(...), "grouped": dispatch_rule(...)}`.
+        rules: `{implementation: dispatch_rule(...)}` for every `IMPLEMENTATIONS`.
     """
     prefer = {}
     for key in rules["op"]:
         pattern, kind = key.split("/")
-        both = [p for p in points if p["pattern"] == pattern and kernel_class(p["layer"]) == kind
-                and "grouped_fb_speedup" in p and _selects(rules["op"][key], p)
-                and _selects(rules["grouped"][key], p)]
-        op_log = sum(np.log(p["fb_speedup"]) for p in both)
-        grouped_log = sum(np.log(p["grouped_fb_speedup"]) for p in both)
-        prefer[key] = "op" if both and op_log > grouped_log else "grouped"
+        row = [p for p in points if p["pattern"] == pattern and kernel_class(p["layer"]) == kind]
+        wins = {a: sum(_beats(a, b, row, rules, key) for b in IMPLEMENTATIONS if b != a)
+                for a in IMPLEMENTATIONS}
+        prefer[key] = sorted(IMPLEMENTATIONS, key=lambda name: -wins[name])
     return prefer
+
+
+def _beats(a, b, row, rules, key) -> bool:
+    """Whether `a` has the larger geometric-mean speedup (forward and
+    forward+backward) than `b` over the points of `row` both rules select."""
+    both = [p for p in row if all(_speedup_keys(n)[1] in p and _selects(rules[n][key], p)
+                                  for n in (a, b))]
+
+    def score(name):
+        return sum(np.log(p[k]) for p in both for k in _speedup_keys(name))
+
+    return bool(both) and score(a) > score(b)
 
 
 def auto_choice(point, rules) -> str:
     """What `auto` dispatch runs a benchmarked layer on under `rules` (the
-    "dispatch_rule" of results.json): `"grouped"`, `"op"` or `"dense"`."""
+    "dispatch_rule" of results.json): the first implementation of the class's
+    "prefer" order whose rule selects the point (and that the point timed), else
+    `"dense"`."""
     key = f"{point['pattern']}/{kernel_class(point['layer'])}"
-    op_ok = _selects(rules["op"][key], point)
-    grouped_ok = "grouped_fb_speedup" in point and _selects(rules["grouped"][key], point)
-    if grouped_ok and not (op_ok and rules["prefer"][key] == "op"):
-        return "grouped"
-    return "op" if op_ok else "dense"
+    for name in rules["prefer"][key]:
+        if _speedup_keys(name)[1] in point and _selects(rules[name][key], point):
+            return name
+    return "dense"
 
 
 def _with_auto(point, rules) -> dict:
@@ -319,9 +343,9 @@ def run(options: BenchOptions) -> dict:
             for density in densities:
                 point = _layer_point(tf, shape, density, pattern, repeats, options.seed)
                 points.append(point)
-                also = (f", grouped fwd x{point['grouped_fwd_speedup']:.2f} fwd+bwd "
-                        f"x{point['grouped_fb_speedup']:.2f}" if "grouped_fb_ms" in point
-                        else "")
+                also = "".join(f", {name} fwd x{point[f'{name}_fwd_speedup']:.2f} fwd+bwd "
+                               f"x{point[f'{name}_fb_speedup']:.2f}"
+                               for name in ("grouped", "hybrid") if f"{name}_fb_ms" in point)
                 print(f"{shape[0]} {shape[1]} {pattern} {density}: op fwd "
                       f"x{point['fwd_speedup']:.2f} fwd+bwd x{point['fb_speedup']:.2f}{also}"
                       f" (ideal {point['ideal']:.1f})", flush=True)
@@ -340,7 +364,7 @@ def run(options: BenchOptions) -> dict:
     results = {"machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} CPUs", "batch": BATCH, "repeats": repeats,
                "points": points, "bfloat16_points": bf16_points, "training_step": step}
-    rules = {name: dispatch_rule(points, implementation=name) for name in ("op", "grouped")}
+    rules = {name: dispatch_rule(points, implementation=name) for name in IMPLEMENTATIONS}
     rules["prefer"] = preference(points, rules)
     points = [_with_auto(p, rules) for p in points]
     rules["grouped_bfloat16"] = dispatch_rule(bf16_points, implementation="grouped")

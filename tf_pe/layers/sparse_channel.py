@@ -109,62 +109,75 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
 
         mode = ops.dispatch.mode()
         dtype = str(keras.backend.standardize_dtype(kernel.dtype))
+        with tf.init_scope():  # the mask's value now, read outside the traced graph
+            traced = keras.ops.convert_to_numpy(self.mask)
+        count = int(np.count_nonzero(traced))
         if dtype not in ("float32", "float64"):  # no op kernels: grouped or masked dense
-            max_count = None if mode == "grouped" else self._max_count(f"grouped_{dtype}")
-            if mode == "op" or max_count == 0:
+            max_count = count if mode == "grouped" else self._max_count(f"grouped_{dtype}")
+            if mode in ("op", "hybrid") or count > max_count:
                 return dense()
-            return self._grouped(inputs, kernel, dense, max_count=max_count)
+            return self._on_traced_mask(inputs, kernel, traced, "grouped", dense)
 
-        def op():
+        def op():  # any mask: the compact structure from the live mask, in the graph
             compact, indptr, indices = ops.compact_from_mask(kernel, self.mask)
             return ops.sparse_channel_conv2d(
                 inputs, compact, indptr, indices, strides=self.strides,
                 padding=self.padding.upper(), dilations=self.dilation_rate)
 
         if mode == "op":
-            return op()
-        if mode == "grouped":
-            return self._grouped(inputs, kernel, dense)
-        # Measured rule (tf_pe.ops.dispatch), tested on the live mask.
+            return self._on_traced_mask(inputs, kernel, traced, "op", op)
+        if mode in ("grouped", "hybrid"):
+            return self._on_traced_mask(inputs, kernel, traced, mode, dense)
+        # Measured rule (tf_pe.ops.dispatch): the first implementation of the
+        # layer class's preference whose rule selects the traced mask runs while
+        # the mask is unchanged; after a change, the op or masked dense by the
+        # live mask's count.
         op_count = self._max_count("op")
 
-        def sparse():
+        def live():
             if op_count == 0:
                 return dense()
             return tf.cond(tf.math.count_nonzero(self.mask) <= op_count, op, dense)
 
-        grouped_count = self._max_count("grouped")
-        if grouped_count > 0:
-            prefer = ops.dispatch.PREFER[ops.dispatch.layer_class(
-                self.pattern, self.kernel_size, self.strides)]
-            return self._grouped(inputs, kernel, sparse, max_count=grouped_count,
-                                 yield_up_to=op_count if prefer == "op" else 0)
-        return sparse()
+        for implementation in ops.dispatch.PREFER[ops.dispatch.layer_class(
+                self.pattern, self.kernel_size, self.strides)]:
+            if 0 < count <= self._max_count(implementation):
+                return self._on_traced_mask(inputs, kernel, traced, implementation, live)
+        return live()
 
-    def _grouped(self, inputs, kernel, otherwise, max_count=None, yield_up_to=0):
-        """The grouped convolution (`tf_pe.ops.grouped`) while the mask equals the
-        one this trace reads, else `otherwise()`; `otherwise()` alone when that mask
-        has no grouped structure, more than `max_count` or at most `yield_up_to`
-        active connections, or TensorFlow cannot differentiate the grouped
-        convolution here."""
+    def _on_traced_mask(self, inputs, kernel, traced, implementation, otherwise):
+        """`implementation` ("op", "grouped" or "hybrid") with the structure of the
+        mask `traced` (read when tracing) while the mask still equals it, else
+        `otherwise()`; `otherwise()` alone when `traced` has no grouped structure
+        (for "grouped" and "hybrid") or TensorFlow cannot differentiate a grouped
+        convolution of this dtype here."""
         import tensorflow as tf
 
         from tf_pe import ops
 
-        with tf.init_scope():  # the mask's value now, read outside the traced graph
-            traced = keras.ops.convert_to_numpy(self.mask)
-        structure = ops.grouped_structure(traced)
-        count = int(np.count_nonzero(traced))
-        if structure is None or not ops.grouped.supported(kernel.dtype) or count <= yield_up_to or (
-                max_count is not None and count > max_count):
-            return otherwise()
+        attrs = (self.strides, self.padding.upper(), self.dilation_rate)
+        if implementation == "op":
+            compact = ops.compact_structure(traced)
 
-        def grouped():
-            return ops.grouped_conv2d(inputs, kernel, structure, self.strides,
-                                      self.padding.upper(), self.dilation_rate)
+            def run():
+                return ops.compact_conv2d(inputs, kernel, compact, *attrs)
+        else:
+            structure = ops.grouped_structure(traced)
+            if structure is None or not ops.grouped.supported(kernel.dtype) or (
+                    implementation == "hybrid"
+                    and keras.backend.standardize_dtype(kernel.dtype) != "float32"):
+                return otherwise()
+            if implementation == "grouped":
+                def run():
+                    return ops.grouped_conv2d(inputs, kernel, structure, *attrs)
+            else:
+                compact = ops.compact_structure(traced)
+
+                def run():
+                    return ops.hybrid_conv2d(inputs, kernel, structure, compact, *attrs)
 
         unchanged = tf.reduce_all(tf.equal(self.mask, tf.constant(traced, self.mask.dtype)))
-        return tf.cond(unchanged, grouped, otherwise)
+        return tf.cond(unchanged, run, otherwise)
 
     def _max_count(self, implementation) -> int:
         """The most active connections with which `auto` runs this layer on

@@ -2,9 +2,17 @@
 
 from tf_pe.ops import channel_gather, dispatch, grouped, loader
 from tf_pe.ops.channel_gather import gather_channels, scatter_add_channels
-from tf_pe.ops.grouped import GroupedStructure, grouped_conv2d, grouped_structure
+from tf_pe.ops.grouped import (
+    GroupedStructure,
+    grouped_conv2d,
+    grouped_structure,
+    hybrid_conv2d,
+)
 from tf_pe.ops.sparse_channel_conv import (
+    CompactStructure,
+    compact_conv2d,
     compact_from_mask,
+    compact_structure,
     dense_kernel,
     reference,
     sparse_channel_conv2d,
@@ -14,15 +22,19 @@ from tf_pe.ops.sparse_channel_conv import (
 loader.load()
 
 __all__ = [
+    "CompactStructure",
     "GroupedStructure",
     "channel_gather",
+    "compact_conv2d",
     "compact_from_mask",
+    "compact_structure",
     "dense_kernel",
     "dispatch",
     "gather_channels",
     "grouped",
     "grouped_conv2d",
     "grouped_structure",
+    "hybrid_conv2d",
     "loader",
     "reference",
     "scatter_add_channels",

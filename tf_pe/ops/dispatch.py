@@ -1,27 +1,30 @@
 """Which implementation `SparseChannelConv2D` uses.
 
-Implementations: `"grouped"` (`tf_pe.ops.grouped`: a grouped `tf.nn.conv2d` on
-gathered channels, for masks whose output groups share input sets, i.e. the
-`"block"` pattern), `"op"` (the C++ op `TfPe>SparseChannelConv2D`, any mask) and
-the masked dense `tf.nn.conv2d(x, W * M)`.
+Implementations: `"op"` (the C++ op `TfPe>SparseChannelConv2D`, any mask),
+`"grouped"` (`tf_pe.ops.grouped`: a grouped `tf.nn.conv2d` on gathered channels,
+for masks whose output groups share input sets, i.e. the `"block"` pattern),
+`"hybrid"` (`tf_pe.ops.hybrid_conv2d`: the op forward, the grouped convolution's
+gradients; block masks, float32) and the masked dense `tf.nn.conv2d(x, W * M)`.
 
 Modes: `"auto"` (default): on a machine without a GPU and with the op library
-loaded, a `"block"` layer runs grouped while its mask keeps the grouped structure
-it was traced with and `RULE["grouped"]` allows it (unless `RULE["op"]` allows it
-too and `PREFER` says "op"); otherwise the op where `RULE["op"]` allows the layer's
-current density; otherwise masked dense. In bfloat16 (no op kernels) the choice is
-grouped where `RULE["grouped_bfloat16"]` allows it, else masked dense. `"op"`:
-always the op when it is loaded. `"grouped"`: grouped whenever the mask has the
-structure, else masked dense. `"dense"`: always masked dense. Set with `set_mode()`
-or the environment variable `TF_PE_SPARSE_DISPATCH`. The density and structure
-tests run in the graph (`tf.cond` on the mask), so densification switches paths.
+loaded, a layer runs the first implementation in `PREFER[its class]` whose
+`RULE` allows the density of the mask it was traced with (and, for grouped and
+hybrid, whose mask has the grouped structure), while the mask equals that one;
+after a change (densification), the op where `RULE["op"]` allows the live
+density, else masked dense. In bfloat16 (no op kernels) the choice is grouped
+where `RULE["grouped_bfloat16"]` allows it, else masked dense. `"op"`, `"grouped"`,
+`"hybrid"`: always that implementation while the traced mask holds and has the
+structure it needs (after a change: the op, or masked dense for the other two).
+`"dense"`: always masked dense. Set with `set_mode()` or the environment variable
+`TF_PE_SPARSE_DISPATCH`. The tests on the mask run in the graph (`tf.cond`), so
+densification switches paths.
 """
 
 from __future__ import annotations
 
 import os
 
-MODES = ("auto", "op", "grouped", "dense")
+MODES = ("auto", "op", "grouped", "hybrid", "dense")
 
 # When each implementation is faster than the masked dense convolution for a
 # training step (forward + backward), per pattern and kernel class ("1x1"
@@ -63,11 +66,13 @@ RULE = {
     },
 }
 
-# Where both rules select a layer, the implementation `auto` takes (results.json
-# "dispatch_rule" "prefer": the larger geometric-mean speedup over the points both
-# select).
-PREFER = {"block/kxk": "grouped", "random/kxk": "grouped", "block/1x1": "op",
-          "random/1x1": "grouped", "block/strided": "grouped", "random/strided": "grouped"}
+# Per class, the order in which `auto` tries the implementations (results.json
+# "dispatch_rule" "prefer", `tf_pe.bench.op.preference`: by pairwise comparisons of
+# the geometric-mean speedups over the points both rules select).
+PREFER = {"block/kxk": ("grouped", "op", "hybrid"), "random/kxk": ("grouped", "op", "hybrid"),
+          "block/1x1": ("op", "grouped", "hybrid"), "random/1x1": ("grouped", "op", "hybrid"),
+          "block/strided": ("grouped", "op", "hybrid"),
+          "random/strided": ("grouped", "op", "hybrid")}
 
 
 def layer_class(pattern: str, kernel_size, strides=(1, 1)) -> str:

@@ -19,6 +19,11 @@ TensorFlow differentiates a grouped convolution on the CPU only through oneDNN
 (not with `TF_ENABLE_ONEDNN_OPTS=0`, and not in float64): `supported(dtype)`
 tells whether this path can train here (float32, and bfloat16 for the
 `mixed_bfloat16` policy).
+
+`hybrid_conv2d` computes the same convolution forward with the C++ op
+(`TfPe>SparseChannelConv2D`, faster forward on wide layers) and differentiates it
+as the grouped convolution (faster backward): the gradients are the grouped
+convolution's backprop ops on the gathered channels, without a grouped forward.
 """
 
 from __future__ import annotations
@@ -28,8 +33,13 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tf_pe.ops.channel_gather import gather_channels
-from tf_pe.ops.sparse_channel_conv import conv_attrs, tap_entries
+from tf_pe.ops.channel_gather import gather_channels, scatter_add_channels
+from tf_pe.ops.sparse_channel_conv import (
+    CompactStructure,
+    compact_conv2d,
+    conv_attrs,
+    tap_entries,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +187,80 @@ def grouped_conv2d(inputs, kernel, structure: GroupedStructure, strides=(1, 1),
     if structure.output_index is not None:
         y = gather_channels(y, structure.output_index)
     return y
+
+
+def hybrid_conv2d(inputs, kernel, structure: GroupedStructure, compact: CompactStructure,
+                  strides=(1, 1), padding="SAME", dilations=(1, 1)):
+    """The convolution of `inputs` with `kernel * structure.mask` (NHWC): forward by
+    the C++ op (`compact_conv2d`), gradients by the grouped convolution's backprop
+    ops, with `xg = gather(x, I)`, `Wg` as in `grouped_conv2d` and
+    `dyg = dy` in the grouped output order (zeros in padding slots):
+
+        dx = scatter_add(Conv2DBackpropInput(Wg, dyg), I)
+        dW = scatter(Conv2DBackpropFilter(xg, dyg))   (active entries only)
+
+    Differentiable where `supported(inputs.dtype)` holds and float32 (the op has no
+    bfloat16 kernels).
+
+    Args:
+        inputs: `[batch, rows, cols, in]`, float32.
+        kernel: the dense kernel `[kh, kw, in, out]`.
+        structure: `grouped_structure(mask)`.
+        compact: `compact_structure(mask)` of the same mask.
+        strides, padding, dilations: as for `grouped_conv2d`.
+
+    Returns:
+        `[batch, out_rows, out_cols, out]`.
+
+    Raises:
+        TypeError: naming `structure` or `compact` when of the wrong type.
+        ValueError: naming `compact` when its mask is not `structure`'s, or `kernel`,
+            `strides`, `padding` or `dilations`.
+    """
+    if not isinstance(structure, GroupedStructure):
+        raise TypeError(f"`structure` must be a GroupedStructure (from grouped_structure), "
+                        f"got {type(structure).__name__}.")
+    if not isinstance(compact, CompactStructure):
+        raise TypeError(f"`compact` must be a CompactStructure (from compact_structure), "
+                        f"got {type(compact).__name__}.")
+    if not np.array_equal(compact.mask != 0, structure.mask != 0):
+        raise ValueError("`compact` must come from the mask of `structure`.")
+    strides, padding, dilations = conv_attrs(_pair(strides), padding, _pair(dilations))
+    kernel = tf.convert_to_tensor(kernel)
+    if tuple(kernel.shape[2:]) != structure.mask.shape:
+        raise ValueError(f"`kernel` must have [in, out] = {structure.mask.shape} as its "
+                         f"last axes, got shape {kernel.shape}.")
+    kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
+    in_channels, out_channels = structure.mask.shape
+    slots = structure.groups * structure.group_outputs
+    slot_source = None
+    if structure.output_index is not None:
+        slot_source = np.full(slots, -1, np.int32)
+        slot_source[structure.output_index] = np.arange(out_channels, dtype=np.int32)
+    attrs = {"strides": [1, *strides, 1], "padding": padding,
+             "dilations": [1, *dilations, 1]}
+
+    @tf.custom_gradient
+    def conv(x, w):
+        def grad(dy):
+            xg = x if structure.input_index is None else gather_channels(
+                x, structure.input_index)
+            wg = tf.reshape(tap_entries(w, structure.kernel_index),
+                            [kh, kw, structure.group_inputs, slots])
+            dyg = dy if slot_source is None else gather_channels(dy, slot_source)
+            dxg = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(xg), filter=wg,
+                                                 out_backprop=dyg, **attrs)
+            dwg = tf.raw_ops.Conv2DBackpropFilter(input=xg, filter_sizes=tf.shape(wg),
+                                                  out_backprop=dyg, **attrs)
+            dx = dxg if structure.input_index is None else scatter_add_channels(
+                dxg, structure.input_index, in_channels)
+            dw = scatter_add_channels(tf.reshape(dwg, [kh * kw, -1]), structure.kernel_index,
+                                      in_channels * out_channels)
+            return dx, tf.reshape(dw, tf.shape(w))
+
+        return compact_conv2d(x, w, compact, strides, padding, dilations), grad
+
+    return conv(inputs, kernel)
 
 
 def _pair(value):

@@ -6,7 +6,9 @@ Compact connection structure (CSR over output channels, see
 channel) and the compact kernel `[kh, kw, nnz]`. `compact_from_mask(kernel, mask)`
 builds it inside the graph from a dense kernel `[kh, kw, in, filters]` and a 0/1
 mask `[in, filters]`; gradients flow back to the dense kernel through a gather, so
-inactive entries get exactly zero gradient.
+inactive entries get exactly zero gradient. `compact_structure(mask)` computes the
+index part once, in NumPy, for a mask known when the graph is traced, and
+`compact_conv2d` then only gathers the kernel's active entries per call.
 
 The op runs the C++ kernel when the library is loaded, else `reference`, a masked
 `tf.nn.conv2d` (the same math, computed densely).
@@ -14,6 +16,9 @@ The op runs the C++ kernel when the library is loaded, else `reference`, a maske
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import tensorflow as tf
 
 from tf_pe.ops import loader
@@ -62,6 +67,69 @@ def compact_from_mask(kernel, mask):
     positions = tf.cast(where[:, 1] * tf.cast(shape[3], tf.int64) + where[:, 0], tf.int32)
     slices = tap_entries(kernel, positions)  # [kh * kw, nnz]
     return tf.reshape(slices, tf.concat([shape[:2], [-1]], axis=0)), indptr, indices
+
+
+@dataclasses.dataclass(frozen=True)
+class CompactStructure:
+    """The index part of the compact form of a mask (what `compact_from_mask`
+    computes in the graph), for a mask known in advance.
+
+    Attributes:
+        indptr: int32 `[filters + 1]`.
+        indices: int32 `[nnz]`, the input channel of each connection.
+        positions: int32 `[nnz]`, `i * filters + o` of each connection `(i, o)`: its
+            place in one tap of the dense kernel (`tap_entries`).
+        mask: the `[in, filters]` mask it was derived from.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    positions: np.ndarray
+    mask: np.ndarray
+
+
+def compact_structure(mask) -> CompactStructure:
+    """The `CompactStructure` of a mask `[in, filters]` (nonzero = active): the same
+    indices as `compact_from_mask`, connections ordered by output, then input.
+
+    Raises:
+        ValueError: naming `mask` when it is not 2-D or too large for int32 positions.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"`mask` must be 2-D [in, filters], got shape {mask.shape}.")
+    if mask.size >= np.iinfo(np.int32).max:
+        raise ValueError(f"`mask` of shape {mask.shape} has too many entries for int32 "
+                         f"positions.")
+    outputs, inputs = np.nonzero(mask.T != 0)  # row-major: by output, then input
+    counts = np.bincount(outputs, minlength=mask.shape[1])
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    positions = (inputs * mask.shape[1] + outputs).astype(np.int32)
+    return CompactStructure(indptr=indptr, indices=inputs.astype(np.int32),
+                            positions=positions, mask=mask.copy())
+
+
+def compact_conv2d(inputs, kernel, structure: CompactStructure, strides=(1, 1),
+                   padding="SAME", dilations=(1, 1)):
+    """`sparse_channel_conv2d` of `inputs` with the active entries of the dense
+    `kernel` `[kh, kw, in, filters]` under `structure.mask`: one gather of those
+    entries per call, the indices from `structure` (gradients reach only them).
+
+    Raises:
+        TypeError: naming `structure` when it is not a `CompactStructure`.
+        ValueError: naming `kernel` when its last two axes are not the mask's shape.
+    """
+    if not isinstance(structure, CompactStructure):
+        raise TypeError(f"`structure` must be a CompactStructure (from compact_structure), "
+                        f"got {type(structure).__name__}.")
+    kernel = tf.convert_to_tensor(kernel)
+    if tuple(kernel.shape[2:]) != structure.mask.shape:
+        raise ValueError(f"`kernel` must have [in, filters] = {structure.mask.shape} as its "
+                         f"last axes, got shape {kernel.shape}.")
+    compact = tf.reshape(tap_entries(kernel, structure.positions),
+                         [kernel.shape[0], kernel.shape[1], len(structure.positions)])
+    return sparse_channel_conv2d(inputs, compact, structure.indptr, structure.indices,
+                                 strides, padding, dilations)
 
 
 def tap_entries(kernel, positions):

@@ -24,7 +24,7 @@ template <> struct Lanes<double> {
 };
 
 constexpr int kMaxNJ = 4;                         // destination vectors per chunk
-constexpr int kMaxRP[kMaxNJ + 1] = {0, 12, 8, 6, 5};   // pixels per forward block
+constexpr int kMaxRP[kMaxNJ + 1] = {0, 16, 14, 9, 6};  // pixels per forward block
 constexpr int kMaxRK[kMaxNJ + 1] = {0, 16, 12, 8, 6};  // channels per gradient block
 
 template <typename T>
