@@ -14,16 +14,21 @@ def test_registered():
     assert get_benchmark("op").run is op.run
 
 
-def test_one_point_measures_both_sides():
+def test_one_point_measures_every_implementation():
     point = op._layer_point(tf, ("net", "tiny", 8, 8, 8, 3, 1), 0.25, "block", 2, 0)
-    for key in ("op_fwd_ms", "dense_fwd_ms", "op_fb_ms", "dense_fb_ms"):
-        assert point[key] > 0
+    for name in ("op", "dense", "grouped", "hybrid"):
+        assert point[f"{name}_fwd_ms"] > 0 and point[f"{name}_fb_ms"] > 0
     assert point["fwd_speedup"] == pytest.approx(point["dense_fwd_ms"] / point["op_fwd_ms"])
+    assert point["hybrid_fb_speedup"] == pytest.approx(point["dense_fb_ms"] /
+                                                       point["hybrid_fb_ms"])
+    random = op._layer_point(tf, ("net", "tiny", 8, 8, 8, 3, 1), 0.25, "random", 1, 0)
+    assert "grouped_fb_ms" not in random and "hybrid_fb_ms" not in random
     assert point["ideal"] == pytest.approx(1 / point["nnz_fraction"])
 
 
 def _point(pattern, density, fb, layer="conv3x3", in_channels=64):
-    return {"pattern": pattern, "density": density, "fb_speedup": fb, "fwd_speedup": fb,
+    return {"pattern": pattern, "density": density, "nnz_fraction": density,
+            "fb_speedup": fb, "fwd_speedup": fb,
             "layer": layer,
             "in_channels": in_channels}
 
@@ -71,32 +76,48 @@ def test_markdown_has_a_row_per_point():
     assert table.count("| n | l | block | 0.1 |") == 2
 
 
-def test_preference_takes_the_faster_where_both_rules_select():
-    points = [{**_point("block", d, fb), "grouped_fb_speedup": g, "grouped_fwd_speedup": g}
-              for d, fb, g in [(0.25, 1.5, 2.0), (0.1, 3.0, 2.5), (0.05, 4.0, 3.0)]]
-    points += [{**_point("block", 0.1, 2.0, "conv1x1"), "grouped_fb_speedup": 3.0,
-                "grouped_fwd_speedup": 3.0}]
-    rules = {name: op.dispatch_rule(points, implementation=name) for name in ("op", "grouped")}
+def test_preference_orders_by_pairwise_wins_at_each_density():
+    def point(d, fb, g, h, in_channels=64, fraction=None):
+        return {**_point("block", d, fb, in_channels=in_channels),
+                "nnz_fraction": fraction or d, "grouped_fb_speedup": g,
+                "grouped_fwd_speedup": g, "hybrid_fb_speedup": h, "hybrid_fwd_speedup": h}
+
+    points = [point(0.05, 2.5, 2.0, 3.0), point(0.1, 2.5, 2.0, 3.0),
+              point(0.1, 2.0, 1.9, 2.2, 256, fraction=0.1015625),
+              point(0.25, 1.2, 2.0, 1.5), point(0.25, 1.1, 1.8, 1.6, 256)]
+    rules = {name: op.dispatch_rule(points, implementation=name)
+             for name in ("hybrid", "grouped", "op")}
     prefer = op.preference(points, rules)
-    assert prefer["block/kxk"] == "op"  # geometric means 2.62 vs 2.47
-    assert prefer["block/1x1"] == "grouped"
-    assert prefer["random/kxk"] == "grouped"  # no point selected by both
+    # 0.05 and 0.1: hybrid beats both, the op beats grouped (merged, up to the
+    # largest active fraction at 0.1); 0.25: grouped, then hybrid, then the op.
+    assert prefer["block/kxk"] == [[0.1015625, ["hybrid", "op", "grouped"]],
+                                   [0.25, ["grouped", "hybrid", "op"]]]
+    assert prefer["random/kxk"] == []  # no point
+    # Where hybrid's rule selects nothing, it wins nothing: the others decide.
+    slow = [{**p, "hybrid_fb_speedup": 0.5} for p in points]
+    rules["hybrid"] = op.dispatch_rule(slow, implementation="hybrid")
+    assert op.preference(slow, rules)["block/kxk"][0] == [0.1015625,
+                                                         ["op", "hybrid", "grouped"]]
 
 
-def test_auto_choice_follows_the_rules_and_the_preference():
+def test_auto_choice_takes_the_first_preferred_implementation_that_selects():
     never = {"max_density": 0.0, "min_in_channels": 0}
     rules = {"op": {"block/kxk": {"max_density": 0.25, "min_in_channels": 64},
                     "random/kxk": {"max_density": 0.05, "min_in_channels": 0}},
              "grouped": {"block/kxk": {"max_density": 0.5, "min_in_channels": 32},
                          "random/kxk": never},
-             "prefer": {"block/kxk": "op", "random/kxk": "grouped"}}
+             "hybrid": {"block/kxk": {"max_density": 0.1, "min_in_channels": 64},
+                        "random/kxk": never},
+             "prefer": {"block/kxk": [[1.0, ["hybrid", "op", "grouped"]]],
+                        "random/kxk": [[1.0, ["hybrid", "grouped", "op"]]]}}
     block = {**_point("block", 0.1, 2.0), "fwd_speedup": 2.5, "grouped_fwd_speedup": 3.0,
-             "grouped_fb_speedup": 2.5}
-    assert op.auto_choice(block, rules) == "op"  # both select it, the op is preferred
-    assert op.auto_choice({**block, "density": 0.5}, rules) == "grouped"
+             "grouped_fb_speedup": 2.5, "hybrid_fwd_speedup": 2.4, "hybrid_fb_speedup": 2.6}
+    assert op.auto_choice(block, rules) == "hybrid"
+    assert op.auto_choice({**block, "nnz_fraction": 0.25}, rules) == "op"
+    assert op.auto_choice({**block, "nnz_fraction": 0.5}, rules) == "grouped"
     assert op.auto_choice({**block, "in_channels": 16}, rules) == "dense"
-    assert op.auto_choice(_point("random", 0.05, 1.5), rules) == "op"
-    chosen = op._with_auto({**block, "density": 0.5}, rules)
+    assert op.auto_choice(_point("random", 0.05, 1.5), rules) == "op"  # no hybrid timing
+    chosen = op._with_auto({**block, "nnz_fraction": 0.5}, rules)
     assert (chosen["auto_fwd_speedup"], chosen["auto_fb_speedup"]) == (3.0, 2.5)
     assert op._with_auto({**block, "in_channels": 16}, rules)["auto_fb_speedup"] == 1.0
 

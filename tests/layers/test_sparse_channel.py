@@ -12,14 +12,14 @@ from tf_pe.sparsity import patterns
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(autouse=True, params=["op", "grouped", "fallback"])
+@pytest.fixture(autouse=True, params=["op", "grouped", "hybrid", "fallback"])
 def implementation(request, monkeypatch):
-    """Runs every test on the custom op (forced), on the grouped convolution (forced
-    where the mask has the structure, masked dense elsewhere) and on the pure-TF
-    fallback."""
+    """Runs every test on the custom op (forced), on the grouped convolution and on
+    the hybrid (op forward, grouped gradients; both forced where the mask has the
+    structure, masked dense elsewhere) and on the pure-TF fallback."""
     from tf_pe.ops import dispatch, loader
 
-    if request.param in ("op", "grouped"):
+    if request.param in ("op", "grouped", "hybrid"):
         monkeypatch.delenv("TF_PE_PY_OPS", raising=False)
         loader.reset()
         if loader.load() is None:
@@ -45,10 +45,11 @@ def test_the_fixture_selects_the_implementation(implementation):
     for pattern in ("random", "block"):
         layer = built(pattern=pattern, density=0.5)
         types = op_types(layer, (2, 9, 9, 6))
-        assert ("TfPe>SparseChannelConv2D" in types) == (implementation == "op")
-        # The grouped path runs under a `tf.cond` on the traced mask.
-        grouped = implementation == "grouped" and pattern == "block"
-        assert bool(types & {"If", "StatelessIf"}) == grouped
+        structured = implementation in ("grouped", "hybrid") and pattern == "block"
+        assert ("TfPe>SparseChannelConv2D" in types) == (
+            implementation == "op" or (structured and implementation == "hybrid"))
+        # The traced mask's structure is used under a `tf.cond` on the mask.
+        assert bool(types & {"If", "StatelessIf"}) == (implementation == "op" or structured)
 
 
 def built(x_shape=(2, 9, 9, 6), **kwargs):
@@ -292,14 +293,32 @@ def test_auto_runs_a_block_layer_grouped_until_its_mask_changes(implementation, 
     np.testing.assert_allclose(fn(x), reference(layer, x), rtol=1e-4, atol=1e-4)
 
 
-def test_auto_takes_the_op_where_both_rules_select_and_the_op_is_preferred(implementation,
-                                                                           monkeypatch):
+def test_auto_runs_the_first_preferred_implementation_whose_rule_selects(implementation,
+                                                                          monkeypatch):
+    from tf_pe import ops
+
     dispatch = auto_dispatch(monkeypatch, {}, default=(0.5, 8))
     layer = built(x_shape=(2, 9, 9, 12), filters=10, pattern="block", density=0.25)
-    for prefer, runs_op in (("op", True), ("grouped", False)):
-        monkeypatch.setitem(dispatch.PREFER, "block/kxk", prefer)
-        types = op_types(layer, (2, 9, 9, 12))
-        eligible = implementation != "fallback"
-        assert ("TfPe>SparseChannelConv2D" in types) == eligible  # the grouped one's fallback
-        # Only the grouped path compares the mask with the traced one (`All`).
-        assert ("All" in types) == (eligible and not runs_op)
+    calls = []
+
+    def spy(name, original):
+        def wrapper(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
+        return wrapper
+
+    for name, function in (("op", "compact_conv2d"), ("grouped", "grouped_conv2d"),
+                           ("hybrid", "hybrid_conv2d")):
+        monkeypatch.setattr(ops, function, spy(name, getattr(ops, function)))
+    eligible = implementation != "fallback"
+    for order in (("op", "grouped", "hybrid"), ("grouped", "hybrid", "op"),
+                  ("hybrid", "op", "grouped")):
+        monkeypatch.setitem(dispatch.PREFER, "block/kxk", ((1.0, order),))
+        calls.clear()
+        op_types(layer, (2, 9, 9, 12))
+        assert calls == ([order[0]] if eligible else [])
+    # A rule that does not reach the layer's density passes to the next one.
+    dispatch.RULE["hybrid"]["block/kxk"] = {"max_density": 0.1, "min_in_channels": 8}
+    calls.clear()
+    op_types(layer, (2, 9, 9, 12))
+    assert calls == (["op"] if eligible else [])

@@ -51,8 +51,12 @@ def test_a_visible_gpu_keeps_auto_on_the_dense_convolution(rule, monkeypatch):
 
 
 def test_rule_has_valid_values_and_every_class_for_the_op():
-    assert set(dispatch.RULE) == {"op", "grouped", "grouped_bfloat16"}
-    assert set(dispatch.PREFER) == CLASSES and set(dispatch.PREFER.values()) <= {"op", "grouped"}
+    assert set(dispatch.RULE) == {"op", "grouped", "hybrid", "grouped_bfloat16"}
+    assert set(dispatch.PREFER) == CLASSES
+    for entries in dispatch.PREFER.values():
+        limits = [limit for limit, _ in entries]
+        assert limits == sorted(limits) and 0.0 < limits[0] and limits[-1] == 1.0
+        assert all(sorted(names) == sorted(dispatch.IMPLEMENTATIONS) for _, names in entries)
     assert all(set(table) == CLASSES for table in dispatch.RULE.values())
     for table in dispatch.RULE.values():
         for entry in table.values():
@@ -78,3 +82,14 @@ def test_mode_comes_from_set_mode_then_the_environment(monkeypatch):
         dispatch.mode()
     with pytest.raises(ValueError, match="`mode`"):
         dispatch.set_mode("fastest")
+
+
+def test_order_takes_the_first_entry_that_reaches_the_density():
+    entries = ((0.1, ("hybrid", "op", "grouped")), (0.25, ("grouped", "hybrid", "op")),
+               (1.0, ("op", "grouped", "hybrid")))
+    assert dispatch.order(entries, 0.05) == ("hybrid", "op", "grouped")
+    assert dispatch.order(entries, 0.1) == ("hybrid", "op", "grouped")
+    assert dispatch.order(entries, 0.1001) == ("grouped", "hybrid", "op")
+    assert dispatch.order(entries, 0.5) == ("op", "grouped", "hybrid")
+    assert dispatch.order(entries[:1], 0.5) == ("hybrid", "op", "grouped")  # above the last
+    assert dispatch.order((), 0.1) == dispatch.IMPLEMENTATIONS

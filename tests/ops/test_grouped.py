@@ -1,12 +1,20 @@
-"""`tf_pe.ops.grouped`: the grouped structure of a mask (hand-made masks) and the
-grouped convolution against a masked `tf.nn.conv2d`, values and gradients, on the
-compiled channel gather and on its pure-TF fallback."""
+"""`tf_pe.ops.grouped`: the grouped structure of a mask (hand-made masks), and the
+grouped convolution and the hybrid (op forward, grouped gradients) against a masked
+`tf.nn.conv2d`, values and gradients, on the compiled ops and on their pure-TF
+fallbacks."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_pe.ops import grouped, grouped_conv2d, grouped_structure, loader
+from tf_pe.ops import (
+    compact_structure,
+    grouped,
+    grouped_conv2d,
+    grouped_structure,
+    hybrid_conv2d,
+    loader,
+)
 from tf_pe.sparsity import patterns
 
 RNG = np.random.default_rng(0)
@@ -27,6 +35,14 @@ def implementation(request, monkeypatch):
 
 def masked_conv(x, kernel, mask, **kwargs):
     return tf.nn.conv2d(x, kernel * mask[None, None], **kwargs)
+
+
+def grouped_fn(x, kernel, mask, **kwargs):
+    return grouped_conv2d(x, kernel, grouped_structure(mask), **kwargs)
+
+
+def hybrid_fn(x, kernel, mask, **kwargs):
+    return hybrid_conv2d(x, kernel, grouped_structure(mask), compact_structure(mask), **kwargs)
 
 
 def test_structure_of_a_hand_made_mask():
@@ -77,8 +93,10 @@ def test_structure_rejects_a_mask_that_is_not_2d():
     {"cin": 9, "cout": 6, "density": 0.3, "k": 3, "padding": "VALID", "dilations": 2},
     {"cin": 8, "cout": 24, "density": 0.125, "k": 3, "strides": (1, 2)},
     {"cin": 5, "cout": 5, "density": 1.0, "k": 2},
+    {"cin": 40, "cout": 40, "density": 0.1, "k": 3},
 ])
-def test_grouped_conv_equals_masked_conv(case):
+@pytest.mark.parametrize("function", [grouped_fn, hybrid_fn], ids=["grouped", "hybrid"])
+def test_equals_masked_conv(case, function):
     dtype = "float32"
     kwargs = {"strides": case.get("strides", 1), "padding": case.get("padding", "SAME"),
               "dilations": case.get("dilations", 1)}
@@ -88,7 +106,7 @@ def test_grouped_conv_equals_masked_conv(case):
                          .astype(dtype))
     dy = tf.constant(RNG.normal(size=masked_conv(x, kernel, mask, **kwargs).shape).astype(dtype))
     grads = []
-    for fn in (lambda: grouped_conv2d(x, kernel, grouped_structure(mask), **kwargs),
+    for fn in (lambda: function(x, kernel, mask, **kwargs),
                lambda: masked_conv(x, kernel, mask, **kwargs)):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -101,14 +119,14 @@ def test_grouped_conv_equals_masked_conv(case):
     assert np.all(grads[0][2].numpy()[inactive] == 0)
 
 
-def test_numerical_gradient():
+@pytest.mark.parametrize("function", [grouped_fn, hybrid_fn], ids=["grouped", "hybrid"])
+def test_numerical_gradient(function):
     # float32: TensorFlow has no grouped-convolution gradient for float64 on the CPU.
     mask = patterns.block_mask(6, 4, 0.5, seed=0)
-    s = grouped_structure(mask)
     x = tf.constant(RNG.normal(size=(1, 4, 4, 6)).astype("float32"))
     kernel = tf.constant(RNG.normal(size=(2, 2, 6, 4)).astype("float32"))
     theoretical, numerical = tf.test.compute_gradient(
-        lambda a, w: grouped_conv2d(a, w, s), [x, kernel], delta=1e-2)
+        lambda a, w: function(a, w, mask, strides=(1, 2)), [x, kernel], delta=1e-2)
     for t, n in zip(theoretical, numerical, strict=True):
         np.testing.assert_allclose(t, n, rtol=1e-2, atol=1e-2)
 
@@ -123,3 +141,18 @@ def test_kernel_of_another_shape_is_refused():
     s = grouped_structure(patterns.block_mask(4, 4, 0.5, seed=0))
     with pytest.raises(ValueError, match="`kernel`"):
         grouped_conv2d(tf.zeros((1, 3, 3, 4)), tf.zeros((3, 3, 4, 5)), s)
+
+
+def test_hybrid_refuses_structures_of_other_masks_and_types():
+    mask = patterns.block_mask(4, 4, 0.5, seed=0)
+    other = patterns.block_mask(4, 4, 0.5, seed=1)
+    x, kernel = tf.zeros((1, 3, 3, 4)), tf.zeros((3, 3, 4, 4))
+    with pytest.raises(ValueError, match="`compact`"):
+        hybrid_conv2d(x, kernel, grouped_structure(mask), compact_structure(other))
+    with pytest.raises(TypeError, match="`compact`"):
+        hybrid_conv2d(x, kernel, grouped_structure(mask), grouped_structure(mask))
+    with pytest.raises(TypeError, match="`structure`"):
+        hybrid_conv2d(x, kernel, compact_structure(mask), compact_structure(mask))
+    with pytest.raises(ValueError, match="`kernel`"):
+        hybrid_conv2d(x, tf.zeros((3, 3, 4, 5)), grouped_structure(mask),
+                      compact_structure(mask))

@@ -13,10 +13,17 @@ import tensorflow as tf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tf_pe.ops import compact_from_mask, loader, reference
+from tf_pe.ops import (
+    compact_conv2d,
+    compact_from_mask,
+    compact_structure,
+    loader,
+    reference,
+)
 from tf_pe.sparsity import patterns
 
 MODULE = loader.load()
+RNG_OP = np.random.default_rng(5)
 needs_op = pytest.mark.skipif(MODULE is None, reason="op library not built (make setup)")
 pytestmark = needs_op
 
@@ -291,3 +298,44 @@ def test_saved_model_with_the_op_loads_after_importing_tf_pe(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=120)
     assert "OK" in result.stdout, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("pattern", ["random", "block"])
+def test_compact_structure_is_compact_from_mask_in_numpy(pattern):
+    mask = patterns.connection_mask(13, 9, 0.3, pattern, seed=4)
+    mask[:, 2] = 0  # an output without connections
+    kernel = RNG_OP.normal(size=(2, 3, 13, 9)).astype("float32")
+    compact, indptr, indices = compact_from_mask(kernel, mask)
+    s = compact_structure(mask)
+    np.testing.assert_array_equal(s.indptr, indptr)
+    np.testing.assert_array_equal(s.indices, indices)
+    # Hand count: connection (i, o) is entry i * 9 + o of a tap.
+    o = np.repeat(np.arange(9), np.diff(s.indptr))
+    np.testing.assert_array_equal(s.positions, s.indices * 9 + o)
+    np.testing.assert_array_equal(kernel.reshape(6, -1)[:, s.positions].reshape(2, 3, -1),
+                                  compact)
+
+
+def test_compact_conv2d_equals_masked_conv_values_and_gradients():
+    x, kernel, mask, strides, padding, dilations = case(7)
+    x, kernel = tf.constant(x), tf.Variable(kernel)
+    s = compact_structure(mask)
+    results = []
+    for fn in (lambda: compact_conv2d(x, kernel, s, strides, padding, dilations),
+               lambda: masked_conv(x, kernel, mask, strides, padding, dilations)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn()
+        results.append((y, *tape.gradient(y, [x, kernel])))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_compact_structure_and_conv2d_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="`mask`"):
+        compact_structure(np.ones((2, 2, 2)))
+    s = compact_structure(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="`kernel`"):
+        compact_conv2d(tf.zeros((1, 3, 3, 4)), tf.zeros((3, 3, 4, 4)), s)
+    with pytest.raises(TypeError, match="`structure`"):
+        compact_conv2d(tf.zeros((1, 3, 3, 4)), tf.zeros((3, 3, 4, 3)), np.ones((4, 3)))

@@ -281,6 +281,25 @@ CASES = {
             "kernel": [np.zeros((3, 3, 2, 3), np.float32)], "structure": [None, np.ones((2, 2))],
             "padding": ["FULL"], "strides": [(1, 1, 1)], "dilations": [(2,)],
         }),
+    "tf_pe.ops.hybrid_conv2d": (
+        lambda: {"inputs": np.zeros((1, 4, 4, 2), np.float32),
+                 "kernel": np.zeros((3, 3, 2, 2), np.float32),
+                 "structure": tf_pe.ops.grouped_structure(np.ones((2, 2))),
+                 "compact": tf_pe.ops.compact_structure(np.ones((2, 2)))}, {
+            "kernel": [np.zeros((3, 3, 2, 3), np.float32)], "structure": [None, np.ones((2, 2))],
+            "compact": [None, tf_pe.ops.compact_structure(np.eye(2))],
+            "padding": ["FULL"], "strides": [(1, 1, 1)], "dilations": [(2,)],
+        }),
+    "tf_pe.ops.compact_structure": (lambda: {"mask": np.ones((2, 2))}, {
+        "mask": [np.ones(3), np.ones((2, 2, 2))],
+    }),
+    "tf_pe.ops.compact_conv2d": (
+        lambda: {"inputs": np.zeros((1, 4, 4, 2), np.float32),
+                 "kernel": np.zeros((3, 3, 2, 2), np.float32),
+                 "structure": tf_pe.ops.compact_structure(np.ones((2, 2)))}, {
+            "kernel": [np.zeros((3, 3, 2, 3), np.float32)], "structure": [None, np.ones((2, 2))],
+            "padding": ["FULL"], "strides": [(1, 1, 1)],
+        }),
     "tf_pe.ops.dense_kernel": (
         lambda: {"compact": np.zeros((3, 3, 2), np.float32),
                  "indptr": np.array([0, 1, 2], np.int32), "indices": np.array([0, 1], np.int32),
@@ -377,6 +396,7 @@ NOT_VALIDATED = {
     "tf_pe.export.SavedModelReport": "a result record built by to_saved_model",
     "tf_pe.export.TFLiteReport": "a result record built by to_tflite",
     "tf_pe.ops.GroupedStructure": "a result record built by grouped_structure",
+    "tf_pe.ops.CompactStructure": "a result record built by compact_structure",
 }
 
 

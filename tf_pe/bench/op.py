@@ -234,10 +234,12 @@ def dispatch_rule(points, margin: float = WIN_MARGIN, implementation: str = "op"
     measured points.
 
     For each (pattern, kernel class) `implementation` (`"op"`, or `"grouped"` or
-    `"hybrid"`, for the points that timed it) runs a layer when its density is at most
-    `max_density` and it has at least `min_in_channels` input channels. Of the pairs
-    for which every benchmarked point selected (at least that many input channels,
-    density in (0, max_density]) had forward and forward+backward speedups over
+    `"hybrid"`, for the points that timed it) runs a layer when its density (the
+    active fraction of its mask, which rounding puts near the nominal one: 26 / 256
+    inputs per output at 0.1) is at most `max_density` and it has at least
+    `min_in_channels` input channels. Of the pairs for which every benchmarked
+    point selected (at least that many input channels, active fraction in
+    (0, max_density]) had forward and forward+backward speedups over
     masked dense above `margin` (inference and training both faster), the rule
     takes the one that selects the most points (then the narrowest layers, then the
     largest density); `max_density` 0.0 (never) when no pair qualifies.
@@ -250,13 +252,13 @@ def dispatch_rule(points, margin: float = WIN_MARGIN, implementation: str = "op"
     rule = {}
     for pattern in PATTERNS:
         for kind in KERNEL_CLASSES:
-            row = [p for p in points if p["pattern"] == pattern and p["density"] > 0
+            row = [p for p in points if p["pattern"] == pattern and p["nnz_fraction"] > 0
                    and kernel_class(p["layer"]) == kind and speedups[1] in p]
             best = (0, 0, 0.0)  # (points selected, -min_in_channels, max_density)
             for width in sorted({p["in_channels"] for p in row}):
-                for density in sorted({p["density"] for p in row}):
+                for density in sorted({p["nnz_fraction"] for p in row}):
                     chosen = [p for p in row
-                              if p["in_channels"] >= width and p["density"] <= density]
+                              if p["in_channels"] >= width and p["nnz_fraction"] <= density]
                     if all(p[key] > margin for p in chosen for key in speedups):
                         best = max(best, (len(chosen), -width, density))
             rule[f"{pattern}/{kind}"] = {"max_density": best[2], "min_in_channels": -best[1]}
@@ -265,30 +267,45 @@ def dispatch_rule(points, margin: float = WIN_MARGIN, implementation: str = "op"
 
 def _selects(entry, point) -> bool:
     return (point["in_channels"] >= entry["min_in_channels"]
-            and 0 < point["density"] <= entry["max_density"])
-
-
-IMPLEMENTATIONS = ("hybrid", "grouped", "op")
+            and 0 < point["nnz_fraction"] <= entry["max_density"])
 
 
 def preference(points, rules) -> dict:
     """Per class, the order in which `auto` tries the implementations (the first
-    whose rule selects a layer runs it): by pairwise wins, where `a` beats `b` when
-    its geometric-mean speedup, forward and forward+backward together, is larger
-    over the points both rules select (no such point: no win); ties keep the order
-    of `IMPLEMENTATIONS`.
+    whose rule selects a layer runs it), by density: at each benchmarked (nominal)
+    density, the implementations ordered by pairwise wins over that density's
+    points, up to the largest active fraction among them, where
+    `a` beats `b` when its geometric-mean speedup, forward and forward+backward
+    together, is larger over the points both rules select (none: no win); ties keep
+    the order of `tf_pe.ops.dispatch.IMPLEMENTATIONS`. Neighbouring densities with the
+    same order are merged.
 
     Args:
         points: the measured points.
-        rules: `{implementation: dispatch_rule(...)}` for every `IMPLEMENTATIONS`.
+        rules: `{implementation: dispatch_rule(...)}` for every implementation.
+
+    Returns:
+        `{"block/kxk": [[max_density, order], ...], ...}`, ascending in
+        `max_density` (the form of `tf_pe.ops.dispatch.PREFER`).
     """
+    from tf_pe.ops.dispatch import IMPLEMENTATIONS
+
     prefer = {}
     for key in rules["op"]:
         pattern, kind = key.split("/")
         row = [p for p in points if p["pattern"] == pattern and kernel_class(p["layer"]) == kind]
-        wins = {a: sum(_beats(a, b, row, rules, key) for b in IMPLEMENTATIONS if b != a)
-                for a in IMPLEMENTATIONS}
-        prefer[key] = sorted(IMPLEMENTATIONS, key=lambda name: -wins[name])
+        entries = []
+        for density in sorted({p["density"] for p in row}):
+            at = [p for p in row if p["density"] == density]
+            wins = {a: sum(_beats(a, b, at, rules, key) for b in IMPLEMENTATIONS if b != a)
+                    for a in IMPLEMENTATIONS}
+            order = sorted(IMPLEMENTATIONS, key=lambda name: -wins[name])
+            reach = max([p["nnz_fraction"] for p in at] + [e[0] for e in entries])
+            if entries and entries[-1][1] == order:
+                entries[-1][0] = reach
+            else:
+                entries.append([reach, order])
+        prefer[key] = entries
     return prefer
 
 
@@ -306,11 +323,13 @@ def _beats(a, b, row, rules, key) -> bool:
 
 def auto_choice(point, rules) -> str:
     """What `auto` dispatch runs a benchmarked layer on under `rules` (the
-    "dispatch_rule" of results.json): the first implementation of the class's
-    "prefer" order whose rule selects the point (and that the point timed), else
-    `"dense"`."""
+    "dispatch_rule" of results.json): the first implementation of the order
+    "prefer" gives its class and density (`tf_pe.ops.dispatch.order`) whose rule
+    selects the point (and that the point timed), else `"dense"`."""
+    from tf_pe.ops import dispatch
+
     key = f"{point['pattern']}/{kernel_class(point['layer'])}"
-    for name in rules["prefer"][key]:
+    for name in dispatch.order(rules["prefer"][key], point["nnz_fraction"]):
         if _speedup_keys(name)[1] in point and _selects(rules[name][key], point):
             return name
     return "dense"
@@ -329,7 +348,7 @@ def run(options: BenchOptions) -> dict:
     """Runs the benchmark; writes results.json and results.md to `options.out`."""
     import tensorflow as tf
 
-    from tf_pe.ops import grouped, loader
+    from tf_pe.ops import dispatch, grouped, loader
 
     if loader.load() is None:
         raise RuntimeError("the op library is not built: run `make setup`")
@@ -364,7 +383,8 @@ def run(options: BenchOptions) -> dict:
     results = {"machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} CPUs", "batch": BATCH, "repeats": repeats,
                "points": points, "bfloat16_points": bf16_points, "training_step": step}
-    rules = {name: dispatch_rule(points, implementation=name) for name in IMPLEMENTATIONS}
+    rules = {name: dispatch_rule(points, implementation=name)
+             for name in dispatch.IMPLEMENTATIONS}
     rules["prefer"] = preference(points, rules)
     points = [_with_auto(p, rules) for p in points]
     rules["grouped_bfloat16"] = dispatch_rule(bf16_points, implementation="grouped")

@@ -139,8 +139,9 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
                 return dense()
             return tf.cond(tf.math.count_nonzero(self.mask) <= op_count, op, dense)
 
-        for implementation in ops.dispatch.PREFER[ops.dispatch.layer_class(
-                self.pattern, self.kernel_size, self.strides)]:
+        entries = ops.dispatch.PREFER[ops.dispatch.layer_class(
+            self.pattern, self.kernel_size, self.strides)]
+        for implementation in ops.dispatch.order(entries, count / traced.size):
             if 0 < count <= self._max_count(implementation):
                 return self._on_traced_mask(inputs, kernel, traced, implementation, live)
         return live()
@@ -187,9 +188,10 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
 
         if implementation not in ops.dispatch.RULE:
             return 0
-        return int(ops.dispatch.max_density(implementation, self.pattern, self.kernel_size,
-                                            self.strides, int(self.mask.shape[0]))
-                   * int(np.prod(self.mask.shape)))
+        limit = ops.dispatch.max_density(implementation, self.pattern, self.kernel_size,
+                                         self.strides, int(self.mask.shape[0]))
+        # The limits are measured active fractions (k / in): no rounding below k.
+        return int(limit * int(np.prod(self.mask.shape)) + 1e-6)
 
     def _sparse_eligible(self) -> bool:
         """Whether the op or the grouped path may compute this layer (op library

@@ -29,50 +29,81 @@ MODES = ("auto", "op", "grouped", "hybrid", "dense")
 # When each implementation is faster than the masked dense convolution for a
 # training step (forward + backward), per pattern and kernel class ("1x1"
 # pointwise, "kxk" larger, "strided" any kernel with a stride > 1): a layer of at
-# least `min_in_channels` input channels at a density up to `max_density` (0.0:
-# never). Measured by `tf-pe benchmark op` on the 2-core CPU described in
+# least `min_in_channels` input channels at a density (active fraction of the
+# mask) up to `max_density` (0.0: never); the limits are measured active fractions
+# (26 / 256 = 0.1015625 for the 256-channel layer at nominal density 0.1).
+# Measured by `tf-pe benchmark op` on the 2-core CPU described in
 # docs/benchmarks.md, "Custom op (issue 4)", and copied from its results.json
 # "dispatch_rule" (`tf_pe.bench.op.dispatch_rule`: every benchmarked WRN-28-2 /
 # ResNet-50 shape the rule selects was more than 1.05x faster than masked dense,
 # forward and forward+backward).
-# The grouped implementation only applies to masks with the grouped structure,
-# which the "random" pattern does not have (so it has no points: never).
+# The grouped and hybrid implementations only apply to masks with the grouped
+# structure, which the "random" pattern does not have (so they have no points:
+# never).
 # "grouped_bfloat16" is the grouped path in bfloat16 (the mixed_bfloat16 policy,
 # against masked dense in bfloat16); the op has no bfloat16 kernels.
 RULE = {
     "op": {
-        "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
-        "random/kxk": {"max_density": 0.01, "min_in_channels": 32},
         "block/1x1": {"max_density": 0.25, "min_in_channels": 1024},
-        "random/1x1": {"max_density": 0.01, "min_in_channels": 1024},
+        "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
         "block/strided": {"max_density": 0.0, "min_in_channels": 0},
+        "random/1x1": {"max_density": 0.009998321533203125, "min_in_channels": 32},
+        "random/kxk": {"max_density": 0.0498046875, "min_in_channels": 32},
         "random/strided": {"max_density": 0.0, "min_in_channels": 0},
     },
     "grouped": {
+        "block/1x1": {"max_density": 0.09375, "min_in_channels": 1024},
         "block/kxk": {"max_density": 0.5, "min_in_channels": 64},
-        "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
-        "block/1x1": {"max_density": 0.05, "min_in_channels": 1024},
-        "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
         "block/strided": {"max_density": 0.5, "min_in_channels": 128},
+        "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
+        "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
+        "random/strided": {"max_density": 0.0, "min_in_channels": 0},
+    },
+    "hybrid": {
+        "block/1x1": {"max_density": 0.09375, "min_in_channels": 1024},
+        "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
+        "block/strided": {"max_density": 0.0, "min_in_channels": 0},
+        "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
+        "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
         "random/strided": {"max_density": 0.0, "min_in_channels": 0},
     },
     "grouped_bfloat16": {
-        "block/kxk": {"max_density": 0.5, "min_in_channels": 256},
-        "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
         "block/1x1": {"max_density": 0.0, "min_in_channels": 0},
-        "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
+        "block/kxk": {"max_density": 0.5, "min_in_channels": 256},
         "block/strided": {"max_density": 0.0, "min_in_channels": 0},
+        "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
+        "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
         "random/strided": {"max_density": 0.0, "min_in_channels": 0},
     },
 }
 
-# Per class, the order in which `auto` tries the implementations (results.json
-# "dispatch_rule" "prefer", `tf_pe.bench.op.preference`: by pairwise comparisons of
-# the geometric-mean speedups over the points both rules select).
-PREFER = {"block/kxk": ("grouped", "op", "hybrid"), "random/kxk": ("grouped", "op", "hybrid"),
-          "block/1x1": ("op", "grouped", "hybrid"), "random/1x1": ("grouped", "op", "hybrid"),
-          "block/strided": ("grouped", "op", "hybrid"),
-          "random/strided": ("grouped", "op", "hybrid")}
+# Per class, the order in which `auto` tries the implementations, by density:
+# `[(max_density, order), ...]` ascending; a layer takes the first entry whose
+# `max_density` is at least its density (above the last: the last). From
+# results.json "dispatch_rule" "prefer" (`tf_pe.bench.op.preference`: at each
+# benchmarked density, by pairwise comparisons of the geometric-mean speedups over
+# the points both rules select).
+IMPLEMENTATIONS = ("hybrid", "grouped", "op")
+PREFER = {
+    "block/1x1": ((0.0625, ("op", "hybrid", "grouped")),
+                  (1.0, ("hybrid", "grouped", "op"))),
+    "block/kxk": ((0.1015625, ("hybrid", "grouped", "op")),
+                  (0.25, ("grouped", "hybrid", "op")),
+                  (1.0, ("hybrid", "grouped", "op"))),
+    "block/strided": ((1.0, ("hybrid", "grouped", "op")),),
+    "random/1x1": ((1.0, ("hybrid", "grouped", "op")),),
+    "random/kxk": ((1.0, ("hybrid", "grouped", "op")),),
+    "random/strided": ((1.0, ("hybrid", "grouped", "op")),),
+}
+
+
+def order(entries, density: float) -> tuple[str, ...]:
+    """The implementations in the order `entries` (a value of `PREFER`) gives a
+    layer of `density`; `IMPLEMENTATIONS` for no entries."""
+    for max_density, names in entries:
+        if density <= max_density:
+            return tuple(names)
+    return tuple(entries[-1][1]) if entries else IMPLEMENTATIONS
 
 
 def layer_class(pattern: str, kernel_size, strides=(1, 1)) -> str:
