@@ -55,7 +55,7 @@ def test_rule_has_valid_values_and_every_class_for_the_op():
     assert set(dispatch.PREFER) == CLASSES
     for entries in dispatch.PREFER.values():
         limits = [limit for limit, _ in entries]
-        assert limits == sorted(limits) and 0.0 < limits[0] and limits[-1] == 1.0
+        assert limits == sorted(limits) and limits[0] > 0.0 and limits[-1] == 1.0
         assert all(sorted(names) == sorted(dispatch.IMPLEMENTATIONS) for _, names in entries)
     assert all(set(table) == CLASSES for table in dispatch.RULE.values())
     for table in dispatch.RULE.values():

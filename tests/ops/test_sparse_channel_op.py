@@ -339,3 +339,21 @@ def test_compact_structure_and_conv2d_refuse_bad_arguments():
         compact_conv2d(tf.zeros((1, 3, 3, 4)), tf.zeros((3, 3, 4, 4)), s)
     with pytest.raises(TypeError, match="`structure`"):
         compact_conv2d(tf.zeros((1, 3, 3, 4)), tf.zeros((3, 3, 4, 3)), np.ones((4, 3)))
+
+
+def test_structures_that_alternate_in_one_kernel_instance_each_give_their_result():
+    # The op keeps the last structure's plan: same shapes, other connections must
+    # not reuse it (eager calls with the same attributes share one kernel), and a
+    # bad structure after a good one is still refused.
+    x = tf.constant(RNG_OP.normal(size=(2, 6, 6, 8)).astype("float32"))
+    kernel = RNG_OP.normal(size=(3, 3, 8, 8)).astype("float32")
+    masks = [patterns.connection_mask(8, 8, 0.5, pattern, seed=s)
+             for s, pattern in [(0, "random"), (1, "random"), (0, "block")]]
+    for mask in masks + masks[::-1] + masks:
+        compact, indptr, indices = compact_from_mask(kernel, mask)
+        want = masked_conv(x, kernel, mask, [1, 1], "SAME", [1, 1])
+        np.testing.assert_allclose(op(x, compact, indptr, indices), want, rtol=1e-4, atol=1e-4)
+        swapped = indices.numpy()
+        swapped[[0, 1]] = swapped[[1, 0]]  # output 0 has 4 inputs: now decreasing
+        with pytest.raises(tf.errors.InvalidArgumentError, match="strictly increasing"):
+            op(x, compact, indptr, swapped)

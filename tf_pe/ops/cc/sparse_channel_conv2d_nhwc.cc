@@ -78,18 +78,23 @@ struct Chunk {
   std::vector<int32_t> src;  // source channel of each u < k
   std::vector<int32_t> dst;  // destination channel of each lane < m
   bool contiguous = false;   // dst[l] == dst[0] + l
-  std::vector<T> w;
-  std::vector<int64_t> wpos;  // [tap][u][lane < m]: compact kernel positions
+  std::vector<T> w;           // with a kernel: [tap][u][ldw]
+  std::vector<int64_t> wpos;  // without: [tap][u][lane < m], compact kernel positions
   int64_t ldw() const { return int64_t{nj} * Lanes<T>::kW; }
 };
 
 // Cuts every group into chunks; `split` also cuts at gaps in the destination
-// channels, so that every chunk is contiguous.
+// channels, so that every chunk is contiguous. With a kernel, each chunk gets its
+// packed weights, otherwise its kernel positions (for the kernel gradient); both
+// are filled on the pool, a chunk per task (hundreds of thousands of entries on
+// wide layers).
 template <typename T>
-std::vector<Chunk<T>> MakeChunks(const Gathered& g, bool split, const T* kernel) {
+std::vector<Chunk<T>> MakeChunks(const CPUDevice& d, const Gathered& g, bool split,
+                                 const T* kernel) {
   constexpr int W = Lanes<T>::kW;
   const int64_t taps = g.kh * g.kw, U = g.used.size();
   std::vector<Chunk<T>> chunks;
+  std::vector<std::pair<const Gathered::Group*, int64_t>> origin;  // group, first member
   for (const auto& grp : g.groups) {
     const int64_t K = grp.rows.size(), k = K / taps, n = grp.dst.size();
     if (k == 0) continue;
@@ -108,19 +113,32 @@ std::vector<Chunk<T>> MakeChunks(const Gathered& g, bool split, const T* kernel)
       for (int64_t u = 0; u < k; ++u) c.src.push_back(g.used[grp.rows[u] % U]);
       c.dst.assign(grp.dst.begin() + j0, grp.dst.begin() + j1);
       c.contiguous = c.dst.back() - c.dst.front() == c.m - 1;
-      const int64_t ldw = c.ldw();
-      c.wpos.resize(taps * k * c.m);
-      if (kernel != nullptr) c.w.assign(taps * k * ldw, T(0));
-      for (int64_t tu = 0; tu < taps * k; ++tu)
-        for (int64_t l = 0; l < c.m; ++l) {
-          const int64_t pos = grp.wpos[(j0 + l) * K + tu];
-          c.wpos[tu * c.m + l] = pos;
-          if (kernel != nullptr) c.w[tu * ldw + l] = kernel[pos];
-        }
       chunks.push_back(std::move(c));
+      origin.emplace_back(&grp, j0);
       j0 = j1;
     }
   }
+  ShardTiles(d, chunks.size(), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      Chunk<T>& c = chunks[i];
+      const Gathered::Group& grp = *origin[i].first;
+      const int64_t j0 = origin[i].second, K = grp.rows.size(), k = c.k, ldw = c.ldw();
+      if (kernel != nullptr) {  // the packed weights (zero lanes past m)
+        c.w.resize(taps * k * ldw);
+        for (int64_t tu = 0; tu < taps * k; ++tu)
+          std::fill(c.w.begin() + tu * ldw + c.m, c.w.begin() + (tu + 1) * ldw, T(0));
+        for (int64_t l = 0; l < c.m; ++l) {
+          const int64_t* pos = grp.wpos.data() + (j0 + l) * K;
+          for (int64_t tu = 0; tu < taps * k; ++tu) c.w[tu * ldw + l] = kernel[pos[tu]];
+        }
+      } else {  // the positions, for the kernel gradient
+        c.wpos.resize(taps * k * c.m);
+        for (int64_t l = 0; l < c.m; ++l)
+          for (int64_t tu = 0; tu < taps * k; ++tu)
+            c.wpos[tu * c.m + l] = grp.wpos[(j0 + l) * K + tu];
+      }
+    }
+  });
   return chunks;
 }
 
@@ -349,7 +367,7 @@ void NhwcConv(const CPUDevice& d, const Gathered& g, const T* kernel, const T* s
   const int64_t total = g.batch * g.dst_rows * g.dst_cols * g.dst_depth;
   if (total == 0) return;
   if (!g.covers_dst) std::fill(dst, dst + total, T(0));
-  const std::vector<Chunk<T>> chunks = MakeChunks<T>(g, !g.transposed, kernel);
+  const std::vector<Chunk<T>> chunks = MakeChunks<T>(d, g, !g.transposed, kernel);
   if (chunks.empty()) return;
   const std::vector<Job> jobs = MakeJobs(g);
   const int64_t src_image = g.src_rows * g.src_cols * g.src_depth;
@@ -470,7 +488,7 @@ std::pair<int64_t, int64_t> ValidRange(const Axis& a, int64_t s, int64_t lo, int
 template <typename T>
 void NhwcKernelGrad(const CPUDevice& d, const Gathered& g, const T* x, const T* dy, T* grad) {
   constexpr int W = Lanes<T>::kW;
-  const std::vector<Chunk<T>> chunks = MakeChunks<T>(g, /*split=*/true, nullptr);
+  const std::vector<Chunk<T>> chunks = MakeChunks<T>(d, g, /*split=*/true, nullptr);
   if (chunks.empty() || g.batch * g.dst_rows * g.dst_cols == 0) return;
   const int64_t taps = g.kh * g.kw;
   std::vector<int64_t> offset(chunks.size() + 1, 0);

@@ -825,7 +825,59 @@ class ConvBase : public OpKernel {
     return absl::OkStatus();
   }
 
-  Gathered ForwardPlan(const Parsed& p) const {
+  // A validated structure's geometry and the plan of one direction: the forward
+  // plan (forward op, kernel gradient) or the transposed one (input gradient).
+  struct Planned {
+    ConvGeometry geo;
+    Gathered plan;
+  };
+
+  // The Planned of these arguments: the last call's when the shapes and the
+  // structure (indptr, indices) are the same (a layer passes the same structure
+  // every step, and validating and grouping it is O(nnz log nnz) work on one
+  // thread: a third of a forward call on a 512-channel layer at density 0.25), else
+  // parsed, validated and planned now, and kept for the next call.
+  absl::Status Plan(const TensorShape& input, const TensorShape& kernel, const Tensor& indptr,
+                    const Tensor& indices, bool transposed,
+                    std::shared_ptr<const Planned>* out) {
+    std::vector<int64_t> shapes;
+    for (const TensorShape* shape : {&input, &kernel}) {
+      shapes.push_back(shape->dims());
+      for (int i = 0; i < shape->dims(); ++i) shapes.push_back(shape->dim_size(i));
+    }
+    shapes.push_back(indptr.dims() == 1 ? indptr.NumElements() : -1);
+    shapes.push_back(indices.dims() == 1 ? indices.NumElements() : -1);
+    {
+      std::lock_guard<std::mutex> lock(cache_mu_);
+      if (cached_ != nullptr && shapes == cached_shapes_ &&
+          SameContents(indptr, cached_indptr_) && SameContents(indices, cached_indices_)) {
+        *out = cached_;
+        return absl::OkStatus();
+      }
+    }
+    Parsed p;
+    TF_RETURN_IF_ERROR(Parse(input, kernel, indptr, indices, &p));
+    auto planned = std::make_shared<Planned>();
+    planned->geo = p.geo;
+    planned->plan = transposed ? TransposedPlan(p) : ForwardPlan(p);
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    cached_shapes_ = std::move(shapes);
+    auto ptr = indptr.flat<int32_t>();
+    auto idx = indices.flat<int32_t>();
+    cached_indptr_.assign(ptr.data(), ptr.data() + ptr.size());
+    cached_indices_.assign(idx.data(), idx.data() + idx.size());
+    cached_ = planned;
+    *out = std::move(planned);
+    return absl::OkStatus();
+  }
+
+  static bool SameContents(const Tensor& t, const std::vector<int32_t>& v) {
+    return t.NumElements() == static_cast<int64_t>(v.size()) &&
+           (v.empty() || std::memcmp(t.flat<int32_t>().data(), v.data(),
+                                     v.size() * sizeof(int32_t)) == 0);
+  }
+
+  static Gathered ForwardPlan(const Parsed& p) {
     const ConvGeometry& g = p.geo;
     Gathered r{g.batch, g.in_rows, g.in_cols, g.in_depth, g.out_rows, g.out_cols, g.out_depth,
                g.filter_rows, g.filter_cols, g.stride_rows, g.stride_cols, g.dilation_rows,
@@ -834,8 +886,27 @@ class ConvBase : public OpKernel {
     return r;
   }
 
+  // The transposed structure: per input channel, its (output channel, position) list.
+  static Gathered TransposedPlan(const Parsed& p) {
+    const ConvGeometry& g = p.geo;
+    std::vector<std::vector<std::pair<int32_t, int64_t>>> cols(g.in_depth);
+    for (int64_t j = 0; j < g.out_depth; ++j)
+      for (const auto& e : p.rows[j]) cols[e.first].emplace_back(static_cast<int32_t>(j), e.second);
+    Gathered r{g.batch, g.out_rows, g.out_cols, g.out_depth, g.in_rows, g.in_cols, g.in_depth,
+               g.filter_rows, g.filter_cols, g.stride_rows, g.stride_cols, g.dilation_rows,
+               g.dilation_cols, g.pad_top, g.pad_left, true, {}, {}, false};
+    BuildGroups(cols, g.out_depth, g.filter_rows, g.filter_cols, g.nnz, &r);
+    return r;
+  }
+
   std::vector<int32_t> strides_, dilations_;
   std::string padding_;
+
+ private:
+  std::mutex cache_mu_;
+  std::vector<int64_t> cached_shapes_;
+  std::vector<int32_t> cached_indptr_, cached_indices_;
+  std::shared_ptr<const Planned> cached_;
 };
 
 static absl::Status ShapeFromTensor(const Tensor& t, int rank, TensorShape* shape) {
@@ -877,14 +948,15 @@ class SparseChannelConv2DOp : public ConvBase {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& input = ctx->input(0);
     const Tensor& kernel = ctx->input(1);
-    Parsed p;
-    OP_REQUIRES_OK(ctx, Parse(input.shape(), kernel.shape(), ctx->input(2), ctx->input(3), &p));
-    const ConvGeometry& g = p.geo;
+    std::shared_ptr<const Planned> planned;
+    OP_REQUIRES_OK(ctx, Plan(input.shape(), kernel.shape(), ctx->input(2), ctx->input(3),
+                             /*transposed=*/false, &planned));
+    const ConvGeometry& g = planned->geo;
     Tensor* out = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(
                             0, TensorShape({g.batch, g.out_rows, g.out_cols, g.out_depth}), &out));
     if (out->NumElements() == 0) return;
-    Run<T>(ctx->eigen_device<CPUDevice>(), ForwardPlan(p), kernel.flat<T>().data(),
+    Run<T>(ctx->eigen_device<CPUDevice>(), planned->plan, kernel.flat<T>().data(),
            input.flat<T>().data(), out->flat<T>().data());
   }
 };
@@ -898,9 +970,10 @@ class BackpropInputOp : public ConvBase {
     OP_REQUIRES_OK(ctx, ShapeFromTensor(ctx->input(0), 4, &input_shape));
     const Tensor& kernel = ctx->input(1);
     const Tensor& dy = ctx->input(4);
-    Parsed p;
-    OP_REQUIRES_OK(ctx, Parse(input_shape, kernel.shape(), ctx->input(2), ctx->input(3), &p));
-    const ConvGeometry& g = p.geo;
+    std::shared_ptr<const Planned> planned;
+    OP_REQUIRES_OK(ctx, Plan(input_shape, kernel.shape(), ctx->input(2), ctx->input(3),
+                             /*transposed=*/true, &planned));
+    const ConvGeometry& g = planned->geo;
     const TensorShape want({g.batch, g.out_rows, g.out_cols, g.out_depth});
     OP_REQUIRES(ctx, dy.shape() == want,
                 errors::InvalidArgument("out_backprop has shape ", dy.shape().DebugString(),
@@ -908,17 +981,12 @@ class BackpropInputOp : public ConvBase {
     Tensor* dx = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, input_shape, &dx));
     if (dx->NumElements() == 0) return;
-    // Transposed structure: per input channel, its (output channel, position) list.
-    std::vector<std::vector<std::pair<int32_t, int64_t>>> cols(g.in_depth);
-    for (int64_t j = 0; j < g.out_depth; ++j)
-      for (const auto& e : p.rows[j]) cols[e.first].emplace_back(static_cast<int32_t>(j), e.second);
-    Gathered plan{g.batch, g.out_rows, g.out_cols, g.out_depth, g.in_rows, g.in_cols, g.in_depth,
-                  g.filter_rows, g.filter_cols, g.stride_rows, g.stride_cols, g.dilation_rows,
-                  g.dilation_cols, g.pad_top, g.pad_left, true, {}, {}, false};
-    BuildGroups(cols, g.out_depth, g.filter_rows, g.filter_cols, g.nnz, &plan);
-    if (dy.NumElements() == 0) plan.groups.clear();
-    Run<T>(ctx->eigen_device<CPUDevice>(), plan, kernel.flat<T>().data(), dy.flat<T>().data(),
-           dx->flat<T>().data());
+    if (dy.NumElements() == 0) {  // no output pixels: no contributions
+      std::fill(dx->flat<T>().data(), dx->flat<T>().data() + dx->NumElements(), T(0));
+      return;
+    }
+    Run<T>(ctx->eigen_device<CPUDevice>(), planned->plan, kernel.flat<T>().data(),
+           dy.flat<T>().data(), dx->flat<T>().data());
   }
 };
 
@@ -931,9 +999,10 @@ class BackpropKernelOp : public ConvBase {
     TensorShape kernel_shape;
     OP_REQUIRES_OK(ctx, ShapeFromTensor(ctx->input(1), 3, &kernel_shape));
     const Tensor& dy = ctx->input(4);
-    Parsed p;
-    OP_REQUIRES_OK(ctx, Parse(input.shape(), kernel_shape, ctx->input(2), ctx->input(3), &p));
-    const ConvGeometry& g = p.geo;
+    std::shared_ptr<const Planned> planned;
+    OP_REQUIRES_OK(ctx, Plan(input.shape(), kernel_shape, ctx->input(2), ctx->input(3),
+                             /*transposed=*/false, &planned));
+    const ConvGeometry& g = planned->geo;
     const TensorShape want({g.batch, g.out_rows, g.out_cols, g.out_depth});
     OP_REQUIRES(ctx, dy.shape() == want,
                 errors::InvalidArgument("out_backprop has shape ", dy.shape().DebugString(),
@@ -945,7 +1014,7 @@ class BackpropKernelOp : public ConvBase {
     std::fill(grad, grad + total, T(0));
     const int64_t pixels = g.batch * g.out_rows * g.out_cols;
     if (total == 0 || pixels == 0) return;
-    Gathered plan = ForwardPlan(p);
+    const Gathered& plan = planned->plan;
     const CPUDevice& d = ctx->eigen_device<CPUDevice>();
     if (UseNhwc(plan, sizeof(T), true)) {
       NhwcKernelGrad<T>(d, plan, input.flat<T>().data(), dy.flat<T>().data(), grad);
