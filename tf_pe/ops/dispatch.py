@@ -48,11 +48,11 @@ RULE = {
         "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
         "block/strided": {"max_density": 0.0, "min_in_channels": 0},
         "random/1x1": {"max_density": 0.009998321533203125, "min_in_channels": 32},
-        "random/kxk": {"max_density": 0.0498046875, "min_in_channels": 32},
+        "random/kxk": {"max_density": 0.0500030517578125, "min_in_channels": 32},
         "random/strided": {"max_density": 0.0, "min_in_channels": 0},
     },
     "grouped": {
-        "block/1x1": {"max_density": 0.09375, "min_in_channels": 1024},
+        "block/1x1": {"max_density": 0.25, "min_in_channels": 1024},
         "block/kxk": {"max_density": 0.5, "min_in_channels": 64},
         "block/strided": {"max_density": 0.5, "min_in_channels": 128},
         "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
@@ -60,8 +60,8 @@ RULE = {
         "random/strided": {"max_density": 0.0, "min_in_channels": 0},
     },
     "hybrid": {
-        "block/1x1": {"max_density": 0.09375, "min_in_channels": 1024},
-        "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
+        "block/1x1": {"max_density": 0.25, "min_in_channels": 1024},
+        "block/kxk": {"max_density": 0.25, "min_in_channels": 32},
         "block/strided": {"max_density": 0.0, "min_in_channels": 0},
         "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
         "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
@@ -69,7 +69,7 @@ RULE = {
     },
     "grouped_bfloat16": {
         "block/1x1": {"max_density": 0.0, "min_in_channels": 0},
-        "block/kxk": {"max_density": 0.5, "min_in_channels": 256},
+        "block/kxk": {"max_density": 0.5, "min_in_channels": 128},
         "block/strided": {"max_density": 0.0, "min_in_channels": 0},
         "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
         "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
@@ -85,9 +85,11 @@ RULE = {
 # the points both rules select).
 IMPLEMENTATIONS = ("hybrid", "grouped", "op")
 PREFER = {
-    "block/1x1": ((0.0625, ("op", "hybrid", "grouped")),
+    "block/1x1": ((0.25, ("op", "hybrid", "grouped")),
                   (1.0, ("hybrid", "grouped", "op"))),
-    "block/kxk": ((0.1015625, ("hybrid", "grouped", "op")),
+    "block/kxk": ((0.03125, ("hybrid", "grouped", "op")),
+                  (0.0625, ("hybrid", "op", "grouped")),
+                  (0.1015625, ("hybrid", "grouped", "op")),
                   (0.25, ("grouped", "hybrid", "op")),
                   (1.0, ("hybrid", "grouped", "op"))),
     "block/strided": ((1.0, ("hybrid", "grouped", "op")),),
