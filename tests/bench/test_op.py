@@ -126,3 +126,29 @@ def test_a_slower_forward_keeps_a_point_out_of_the_rule():
     points = [_point("block", 0.25, 2.0), {**_point("block", 0.5, 2.0), "fwd_speedup": 0.9}]
     assert op.dispatch_rule(points)["block/kxk"] == {"max_density": 0.25, "min_in_channels": 64}
     assert op.dispatch_rule(points[1:])["block/kxk"]["max_density"] == 0.0
+
+
+def test_dispatch_source_is_the_rule_as_python():
+    never = {"max_density": 0.0, "min_in_channels": 0}
+    classes = [f"{p}/{k}" for p in ("block", "random") for k in ("kxk", "1x1", "strided")]
+    rules = {name: {key: never for key in classes}
+             for name in ("op", "grouped", "hybrid", "grouped_bfloat16")}
+    rules["hybrid"]["block/kxk"] = {"max_density": 0.1015625, "min_in_channels": 64}
+    rules["prefer"] = {key: [[1.0, ["hybrid", "grouped", "op"]]] for key in classes}
+    rules["prefer"]["block/kxk"] = [[0.1, ["op", "grouped", "hybrid"]],
+                                    [1.0, ["grouped", "hybrid", "op"]]]
+    namespace = {}
+    exec(op.dispatch_source(rules), namespace)  # our own generated source
+    assert namespace["RULE"] == {name: rules[name] for name in
+                                 ("op", "grouped", "hybrid", "grouped_bfloat16")}
+    assert namespace["PREFER"]["block/kxk"] == ((0.1, ("op", "grouped", "hybrid")),
+                                                (1.0, ("grouped", "hybrid", "op")))
+    assert namespace["PREFER"]["random/1x1"] == ((1.0, ("hybrid", "grouped", "op")),)
+    assert all(len(line) <= 100 for line in op.dispatch_source(rules).splitlines())
+
+
+def test_derive_rules_needs_a_win_in_every_run():
+    run_a = [_point("block", 0.1, 2.0), _point("block", 0.25, 1.5)]
+    run_b = [_point("block", 0.1, 1.8), _point("block", 0.25, 1.0)]  # loses at 0.25
+    assert op.derive_rules(run_a, [])["op"]["block/kxk"]["max_density"] == 0.25
+    assert op.derive_rules(run_a + run_b, [])["op"]["block/kxk"]["max_density"] == 0.1

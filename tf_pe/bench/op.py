@@ -348,7 +348,7 @@ def run(options: BenchOptions) -> dict:
     """Runs the benchmark; writes results.json and results.md to `options.out`."""
     import tensorflow as tf
 
-    from tf_pe.ops import dispatch, grouped, loader
+    from tf_pe.ops import grouped, loader
 
     if loader.load() is None:
         raise RuntimeError("the op library is not built: run `make setup`")
@@ -383,17 +383,49 @@ def run(options: BenchOptions) -> dict:
     results = {"machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} CPUs", "batch": BATCH, "repeats": repeats,
                "points": points, "bfloat16_points": bf16_points, "training_step": step}
-    rules = {name: dispatch_rule(points, implementation=name)
-             for name in dispatch.IMPLEMENTATIONS}
-    rules["prefer"] = preference(points, rules)
+    rules = derive_rules(points, bf16_points)
     points = [_with_auto(p, rules) for p in points]
-    rules["grouped_bfloat16"] = dispatch_rule(bf16_points, implementation="grouped")
     results.update(points=points, dispatch_rule=rules)
     with open(os.path.join(options.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     with open(os.path.join(options.out, "results.md"), "w") as f:
-        f.write(_markdown(points, step) + _bf16_markdown(bf16_points))
+        f.write(_markdown(points, step) + _bf16_markdown(bf16_points) +
+                "\nThe rule, as `tf_pe/ops/dispatch.py` source:\n\n```python\n" +
+                dispatch_source(rules) + "```\n")
     return results
+
+
+def derive_rules(points, bf16_points) -> dict:
+    """The whole rule ("dispatch_rule" of results.json): `dispatch_rule` of every
+    implementation, the `preference` and the bfloat16 grouped rule. Given the
+    points of several runs together, a limit holds only where every selected point
+    of every run won, and the preference compares geometric means over the runs."""
+    from tf_pe.ops import dispatch
+
+    rules = {name: dispatch_rule(points, implementation=name)
+             for name in dispatch.IMPLEMENTATIONS}
+    rules["prefer"] = preference(points, rules)
+    rules["grouped_bfloat16"] = dispatch_rule(bf16_points, implementation="grouped")
+    return rules
+
+
+def dispatch_source(rules) -> str:
+    """`RULE = {...}` and `PREFER = {...}` of `rules` as the Python source they have
+    in `tf_pe/ops/dispatch.py`."""
+    lines = ["RULE = {"]
+    for name in ("op", "grouped", "hybrid", "grouped_bfloat16"):
+        lines.append(f'    "{name}": {{')
+        lines += [f'        "{key}": {{"max_density": {entry["max_density"]!r}, '
+                  f'"min_in_channels": {entry["min_in_channels"]}}},'
+                  for key, entry in rules[name].items()]
+        lines.append("    },")
+    lines += ["}", "PREFER = {"]
+    for key, entries in rules["prefer"].items():
+        items = [f"({limit!r}, (" + ", ".join(f'"{name}"' for name in order) + "))"
+                 for limit, order in entries]
+        lines.append(f'    "{key}": (' + f",\n{' ' * (len(key) + 9)}".join(items) +
+                     ("," if len(items) == 1 else "") + "),")
+    return "\n".join([*lines, "}"]) + "\n"
 
 
 def _bf16_markdown(points) -> str:

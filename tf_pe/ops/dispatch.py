@@ -32,11 +32,12 @@ MODES = ("auto", "op", "grouped", "hybrid", "dense")
 # least `min_in_channels` input channels at a density (active fraction of the
 # mask) up to `max_density` (0.0: never); the limits are measured active fractions
 # (26 / 256 = 0.1015625 for the 256-channel layer at nominal density 0.1).
-# Measured by `tf-pe benchmark op` on the 2-core CPU described in
-# docs/benchmarks.md, "Custom op (issue 4)", and copied from its results.json
-# "dispatch_rule" (`tf_pe.bench.op.dispatch_rule`: every benchmarked WRN-28-2 /
-# ResNet-50 shape the rule selects was more than 1.05x faster than masked dense,
-# forward and forward+backward).
+# Measured by two runs of `tf-pe benchmark op` on the 2-core CPU described in
+# docs/benchmarks.md, "Custom op (issue 4)", and printed by
+# `python -m tf_pe.bench.op_rule` from their results.json files together
+# (`tf_pe.bench.op.dispatch_rule`: every benchmarked WRN-28-2 / ResNet-50 shape the
+# rule selects was more than 1.05x faster than masked dense, forward and
+# forward+backward, in both runs).
 # The grouped and hybrid implementations only apply to masks with the grouped
 # structure, which the "random" pattern does not have (so they have no points:
 # never).
@@ -52,7 +53,7 @@ RULE = {
         "random/strided": {"max_density": 0.0, "min_in_channels": 0},
     },
     "grouped": {
-        "block/1x1": {"max_density": 0.25, "min_in_channels": 1024},
+        "block/1x1": {"max_density": 0.09375, "min_in_channels": 1024},
         "block/kxk": {"max_density": 0.5, "min_in_channels": 64},
         "block/strided": {"max_density": 0.5, "min_in_channels": 128},
         "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
@@ -60,8 +61,8 @@ RULE = {
         "random/strided": {"max_density": 0.0, "min_in_channels": 0},
     },
     "hybrid": {
-        "block/1x1": {"max_density": 0.25, "min_in_channels": 1024},
-        "block/kxk": {"max_density": 0.25, "min_in_channels": 32},
+        "block/1x1": {"max_density": 0.09375, "min_in_channels": 1024},
+        "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
         "block/strided": {"max_density": 0.0, "min_in_channels": 0},
         "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
         "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
@@ -69,7 +70,7 @@ RULE = {
     },
     "grouped_bfloat16": {
         "block/1x1": {"max_density": 0.0, "min_in_channels": 0},
-        "block/kxk": {"max_density": 0.5, "min_in_channels": 128},
+        "block/kxk": {"max_density": 0.5, "min_in_channels": 256},
         "block/strided": {"max_density": 0.0, "min_in_channels": 0},
         "random/1x1": {"max_density": 0.0, "min_in_channels": 0},
         "random/kxk": {"max_density": 0.0, "min_in_channels": 0},
@@ -79,13 +80,12 @@ RULE = {
 
 # Per class, the order in which `auto` tries the implementations, by density:
 # `[(max_density, order), ...]` ascending; a layer takes the first entry whose
-# `max_density` is at least its density (above the last: the last). From
-# results.json "dispatch_rule" "prefer" (`tf_pe.bench.op.preference`: at each
-# benchmarked density, by pairwise comparisons of the geometric-mean speedups over
-# the points both rules select).
+# `max_density` is at least its density (above the last: the last). From the same
+# two runs (`tf_pe.bench.op.preference`: at each benchmarked density, by pairwise
+# comparisons of the geometric-mean speedups over the points both rules select).
 IMPLEMENTATIONS = ("hybrid", "grouped", "op")
 PREFER = {
-    "block/1x1": ((0.25, ("op", "hybrid", "grouped")),
+    "block/1x1": ((0.0625, ("op", "hybrid", "grouped")),
                   (1.0, ("hybrid", "grouped", "op"))),
     "block/kxk": ((0.03125, ("hybrid", "grouped", "op")),
                   (0.0625, ("hybrid", "op", "grouped")),
