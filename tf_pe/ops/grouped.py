@@ -168,22 +168,13 @@ def grouped_conv2d(inputs, kernel, structure: GroupedStructure, strides=(1, 1),
         ValueError: naming `kernel` when its last two axes are not the mask's shape,
             or `strides`, `padding` or `dilations`.
     """
-    if not isinstance(structure, GroupedStructure):
-        raise TypeError(f"`structure` must be a GroupedStructure (from grouped_structure), "
-                        f"got {type(structure).__name__}.")
-    strides, padding, dilations = conv_attrs(_pair(strides), padding, _pair(dilations))
-    kernel = tf.convert_to_tensor(kernel)
-    if tuple(kernel.shape[2:]) != structure.mask.shape:
-        raise ValueError(f"`kernel` must have [in, out] = {structure.mask.shape} as its "
-                         f"last axes, got shape {kernel.shape}.")
-    kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
+    kernel, strides, padding, dilations = _checked(structure, kernel, strides, padding,
+                                                   dilations)
     x = inputs
     if structure.input_index is not None:
         x = gather_channels(x, structure.input_index)
-    grouped = tf.reshape(tap_entries(kernel, structure.kernel_index),
-                         [kh, kw, structure.group_inputs,
-                          structure.groups * structure.group_outputs])
-    y = tf.nn.conv2d(x, grouped, strides=strides, padding=padding, dilations=dilations)
+    y = tf.nn.conv2d(x, _grouped_kernel(kernel, structure), strides=strides, padding=padding,
+                     dilations=dilations)
     if structure.output_index is not None:
         y = gather_channels(y, structure.output_index)
     return y
@@ -217,19 +208,13 @@ def hybrid_conv2d(inputs, kernel, structure: GroupedStructure, compact: CompactS
         ValueError: naming `compact` when its mask is not `structure`'s, or `kernel`,
             `strides`, `padding` or `dilations`.
     """
-    if not isinstance(structure, GroupedStructure):
-        raise TypeError(f"`structure` must be a GroupedStructure (from grouped_structure), "
-                        f"got {type(structure).__name__}.")
+    kernel, strides, padding, dilations = _checked(structure, kernel, strides, padding,
+                                                   dilations)
     if not isinstance(compact, CompactStructure):
         raise TypeError(f"`compact` must be a CompactStructure (from compact_structure), "
                         f"got {type(compact).__name__}.")
     if not np.array_equal(compact.mask != 0, structure.mask != 0):
         raise ValueError("`compact` must come from the mask of `structure`.")
-    strides, padding, dilations = conv_attrs(_pair(strides), padding, _pair(dilations))
-    kernel = tf.convert_to_tensor(kernel)
-    if tuple(kernel.shape[2:]) != structure.mask.shape:
-        raise ValueError(f"`kernel` must have [in, out] = {structure.mask.shape} as its "
-                         f"last axes, got shape {kernel.shape}.")
     kh, kw = int(kernel.shape[0]), int(kernel.shape[1])
     in_channels, out_channels = structure.mask.shape
     slots = structure.groups * structure.group_outputs
@@ -245,8 +230,7 @@ def hybrid_conv2d(inputs, kernel, structure: GroupedStructure, compact: CompactS
         def grad(dy):
             xg = x if structure.input_index is None else gather_channels(
                 x, structure.input_index)
-            wg = tf.reshape(tap_entries(w, structure.kernel_index),
-                            [kh, kw, structure.group_inputs, slots])
+            wg = _grouped_kernel(w, structure)
             dyg = dy if slot_source is None else gather_channels(dy, slot_source)
             dxg = tf.raw_ops.Conv2DBackpropInput(input_sizes=tf.shape(xg), filter=wg,
                                                  out_backprop=dyg, **attrs)
@@ -261,6 +245,27 @@ def hybrid_conv2d(inputs, kernel, structure: GroupedStructure, compact: CompactS
         return compact_conv2d(x, w, compact, strides, padding, dilations), grad
 
     return conv(inputs, kernel)
+
+
+def _checked(structure, kernel, strides, padding, dilations):
+    """The validated `(kernel, strides, padding, dilations)` of a convolution on
+    `structure` (the errors the public functions document)."""
+    if not isinstance(structure, GroupedStructure):
+        raise TypeError(f"`structure` must be a GroupedStructure (from grouped_structure), "
+                        f"got {type(structure).__name__}.")
+    strides, padding, dilations = conv_attrs(_pair(strides), padding, _pair(dilations))
+    kernel = tf.convert_to_tensor(kernel)
+    if tuple(kernel.shape[2:]) != structure.mask.shape:
+        raise ValueError(f"`kernel` must have [in, out] = {structure.mask.shape} as its "
+                         f"last axes, got shape {kernel.shape}.")
+    return kernel, strides, padding, dilations
+
+
+def _grouped_kernel(kernel, structure):
+    """`W_g [kh, kw, k, G * m]`: the active entries of the dense kernel per group."""
+    return tf.reshape(tap_entries(kernel, structure.kernel_index),
+                      [int(kernel.shape[0]), int(kernel.shape[1]), structure.group_inputs,
+                       structure.groups * structure.group_outputs])
 
 
 def _pair(value):
