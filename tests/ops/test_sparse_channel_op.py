@@ -343,8 +343,8 @@ def test_compact_structure_and_conv2d_refuse_bad_arguments():
 
 def test_structures_that_alternate_in_one_kernel_instance_each_give_their_result():
     # The op keeps the last structure's plan: same shapes, other connections must
-    # not reuse it (eager calls with the same attributes share one kernel), and a
-    # bad structure after a good one is still refused.
+    # not reuse it (eager calls with the same attributes can share one cached
+    # kernel), and a bad structure after a good one is still refused.
     x = tf.constant(RNG_OP.normal(size=(2, 6, 6, 8)).astype("float32"))
     kernel = RNG_OP.normal(size=(3, 3, 8, 8)).astype("float32")
     masks = [patterns.connection_mask(8, 8, 0.5, pattern, seed=s)
