@@ -32,12 +32,12 @@ MODES = ("auto", "op", "grouped", "hybrid", "dense")
 # least `min_in_channels` input channels at a density (active fraction of the
 # mask) up to `max_density` (0.0: never); the limits are measured active fractions
 # (26 / 256 = 0.1015625 for the 256-channel layer at nominal density 0.1).
-# Measured by two runs of `tf-pe benchmark op` on the 2-core CPU described in
+# Measured by three runs of `tf-pe benchmark op` on the 2-core CPU described in
 # docs/benchmarks.md, "Custom op (issue 4)", and printed by
 # `python -m tf_pe.bench.op_rule` from their results.json files together
 # (`tf_pe.bench.op.dispatch_rule`: every benchmarked WRN-28-2 / ResNet-50 shape the
 # rule selects was more than 1.05x faster than masked dense, forward and
-# forward+backward, in both runs).
+# forward+backward, in every run).
 # The grouped and hybrid implementations only apply to masks with the grouped
 # structure, which the "random" pattern does not have (so they have no points:
 # never).
@@ -81,7 +81,7 @@ RULE = {
 # Per class, the order in which `auto` tries the implementations, by density:
 # `[(max_density, order), ...]` ascending; a layer takes the first entry whose
 # `max_density` is at least its density (above the last: the last). From the same
-# two runs (`tf_pe.bench.op.preference`: at each benchmarked density, by pairwise
+# runs (`tf_pe.bench.op.preference`: at each benchmarked density, by pairwise
 # comparisons of the geometric-mean speedups over the points both rules select).
 IMPLEMENTATIONS = ("hybrid", "grouped", "op")
 PREFER = {
