@@ -271,11 +271,18 @@ struct Job {
   std::vector<std::pair<int64_t, int64_t>> taps;
 };
 
+// Interior row width from which each row is its own job (below it, register blocks
+// of one row are too short to hide the FMA latency on one-vector chunks).
+constexpr int64_t kMinRowJob = 8;
+
 // The jobs of one image, in an order that is correct to run one after the other:
 // for stride 1 with equal source and destination widths, the rows where every row
-// tap is valid are one linear job over the flattened pixels (it also writes wrong
-// values into the border columns of those rows) followed by one vertical job per
-// border column that overwrites them; every other row is a row of column runs.
+// tap is valid get one job per row over the columns where every tap is valid (or,
+// for interiors narrower than kMinRowJob, one linear job over the flattened rows,
+// which also writes wrong values into their border columns) followed by one
+// vertical job per border column over those rows (which overwrites them); every
+// other row is a row of column runs. The linear job computes the border columns
+// twice: on 14x14 layers it was 5-18% slower than the row jobs.
 std::vector<Job> MakeJobs(const Gathered& g) {
   const Axis rows{g.src_rows, g.dst_rows, g.kh, g.sr, g.dr, g.pad_top, g.transposed};
   const Axis cols{g.src_cols, g.dst_cols, g.kw, g.sc, g.dc, g.pad_left, g.transposed};
@@ -294,7 +301,7 @@ std::vector<Job> MakeJobs(const Gathered& g) {
   int inner_runs = 0;
   for (const Run& run : runs)
     if (static_cast<int64_t>(run.taps.size()) == g.kw) inner = &run, ++inner_runs;
-  const bool linear = h_lo < h_hi && g.sr == 1 && g.sc == 1 && g.src_cols == g.dst_cols &&
+  const bool framed = h_lo < h_hi && g.sr == 1 && g.sc == 1 && g.src_cols == g.dst_cols &&
                       inner_runs == 1;
   std::vector<Job> jobs;
   auto row_jobs = [&](int64_t h) {
@@ -310,15 +317,18 @@ std::vector<Job> MakeJobs(const Gathered& g) {
     }
   };
   for (int64_t h = 0; h < g.dst_rows; ++h) {
-    if (linear && h == h_lo) {
+    if (framed && h == h_lo) {
       const int64_t w_lo = inner->w0, w_hi = inner->w0 + inner->count;
-      Job job{(h_lo * g.dst_cols + w_lo) * cd, cd, 0, cs,
-              (h_hi - 1 - h_lo) * g.dst_cols + (w_hi - w_lo), {}};
-      for (int64_t s = 0; s < g.kh; ++s)
-        for (int64_t t = 0; t < g.kw; ++t)
-          job.taps.emplace_back((rows.Src(h_lo, s) * g.src_cols + cols.Src(w_lo, t)) * cs,
-                                s * g.kw + t);
-      jobs.push_back(std::move(job));
+      const bool per_row = inner->count >= kMinRowJob;
+      for (int64_t r = h_lo; r < (per_row ? h_hi : h_lo + 1); ++r) {
+        Job job{(r * g.dst_cols + w_lo) * cd, cd, 0, cs,
+                per_row ? w_hi - w_lo : (h_hi - 1 - h_lo) * g.dst_cols + (w_hi - w_lo), {}};
+        for (int64_t s = 0; s < g.kh; ++s)
+          for (int64_t t = 0; t < g.kw; ++t)
+            job.taps.emplace_back((rows.Src(r, s) * g.src_cols + cols.Src(w_lo, t)) * cs,
+                                  s * g.kw + t);
+        jobs.push_back(std::move(job));
+      }
       for (const Run& run : runs) {
         if (&run == inner) continue;
         for (int64_t i = 0; i < run.count; ++i) {
