@@ -49,7 +49,7 @@ RULE = {
         "block/kxk": {"max_density": 0.25, "min_in_channels": 64},
         "block/strided": {"max_density": 0.0, "min_in_channels": 0},
         "random/1x1": {"max_density": 0.009998321533203125, "min_in_channels": 32},
-        "random/kxk": {"max_density": 0.0500030517578125, "min_in_channels": 32},
+        "random/kxk": {"max_density": 0.0498046875, "min_in_channels": 32},
         "random/strided": {"max_density": 0.0, "min_in_channels": 0},
     },
     "grouped": {
