@@ -64,8 +64,8 @@ def _time_once(fn):
 
 def _layer_point(tf, shape, density, pattern, repeats, seed, dtype="float32"):
     """Times the implementations on one layer shape: masked dense and the op, and
-    the grouped path for block masks; in bfloat16 (no op kernels) only grouped
-    against masked dense."""
+    for block masks the grouped path and the hybrid; in bfloat16 (no op kernels)
+    only grouped against masked dense."""
     from tf_pe.ops import (
         compact_conv2d,
         compact_structure,
