@@ -103,14 +103,11 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
 
         if not self._sparse_eligible():
             return dense()
-        import tensorflow as tf  # the op and grouped paths are TensorFlow-only
-
-        from tf_pe import ops
+        from tf_pe import ops  # the op and grouped paths are TensorFlow-only
 
         mode = ops.dispatch.mode()
         dtype = str(keras.backend.standardize_dtype(kernel.dtype))
-        with tf.init_scope():  # the mask's value now, read outside the traced graph
-            traced = keras.ops.convert_to_numpy(self.mask)
+        traced = ops.dispatch.traced_value(self.mask)
         count = int(np.count_nonzero(traced))
         if dtype not in ("float32", "float64"):  # no op kernels: grouped or masked dense
             max_count = count if mode == "grouped" else self._max_count(f"grouped_{dtype}")
@@ -137,7 +134,7 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
         def live():
             if op_count == 0:
                 return dense()
-            return tf.cond(tf.math.count_nonzero(self.mask) <= op_count, op, dense)
+            return ops.dispatch.while_at_most(self.mask, op_count, op, dense)
 
         entries = ops.dispatch.PREFER[ops.dispatch.layer_class(
             self.pattern, self.kernel_size, self.strides)]
@@ -152,8 +149,6 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
         `otherwise()`; `otherwise()` alone when `traced` has no grouped structure
         (for "grouped" and "hybrid") or TensorFlow cannot differentiate a grouped
         convolution of this dtype here."""
-        import tensorflow as tf
-
         from tf_pe import ops
 
         attrs = (self.strides, self.padding.upper(), self.dilation_rate)
@@ -177,8 +172,7 @@ class SparseChannelConv2D(SavesAllVariables, keras.layers.Conv2D):
                 def run():
                     return ops.hybrid_conv2d(inputs, kernel, structure, compact, *attrs)
 
-        unchanged = tf.reduce_all(tf.equal(self.mask, tf.constant(traced, self.mask.dtype)))
-        return tf.cond(unchanged, run, otherwise)
+        return ops.dispatch.while_equal(self.mask, traced, run, otherwise)
 
     def _max_count(self, implementation) -> int:
         """The most active connections with which `auto` runs this layer on

@@ -136,6 +136,33 @@ def max_density(implementation: str, pattern: str, kernel_size, strides,
     return rule["max_density"]
 
 
+def traced_value(mask):
+    """The value of the mask variable now, as NumPy, read outside any graph being
+    traced (what a trace's structure is built from)."""
+    import keras
+    import tensorflow as tf
+
+    with tf.init_scope():
+        return keras.ops.convert_to_numpy(mask)
+
+
+def while_equal(mask, traced, run, otherwise):
+    """`run()` while the mask variable equals `traced`, else `otherwise()`: a
+    `tf.cond` in the graph, so a later change of the mask switches paths."""
+    import tensorflow as tf
+
+    unchanged = tf.reduce_all(tf.equal(mask, tf.constant(traced, mask.dtype)))
+    return tf.cond(unchanged, run, otherwise)
+
+
+def while_at_most(mask, count, run, otherwise):
+    """`run()` while the mask has at most `count` active connections, else
+    `otherwise()` (a `tf.cond` on the live mask)."""
+    import tensorflow as tf
+
+    return tf.cond(tf.math.count_nonzero(mask) <= count, run, otherwise)
+
+
 def _gpu_visible() -> bool:
     import tensorflow as tf
 

@@ -754,6 +754,30 @@ struct Parsed {
   std::vector<std::vector<std::pair<int32_t, int64_t>>> rows;
 };
 
+// The forward plan of a validated structure (forward op, kernel gradient).
+static Gathered ForwardPlan(const Parsed& p) {
+  const ConvGeometry& g = p.geo;
+  Gathered r{g.batch, g.in_rows, g.in_cols, g.in_depth, g.out_rows, g.out_cols, g.out_depth,
+             g.filter_rows, g.filter_cols, g.stride_rows, g.stride_cols, g.dilation_rows,
+             g.dilation_cols, g.pad_top, g.pad_left, false, {}, {}, false};
+  BuildGroups(p.rows, g.in_depth, g.filter_rows, g.filter_cols, g.nnz, &r);
+  return r;
+}
+
+// The transposed plan (input gradient): per input channel, its (output channel,
+// position) list.
+static Gathered TransposedPlan(const Parsed& p) {
+  const ConvGeometry& g = p.geo;
+  std::vector<std::vector<std::pair<int32_t, int64_t>>> cols(g.in_depth);
+  for (int64_t j = 0; j < g.out_depth; ++j)
+    for (const auto& e : p.rows[j]) cols[e.first].emplace_back(static_cast<int32_t>(j), e.second);
+  Gathered r{g.batch, g.out_rows, g.out_cols, g.out_depth, g.in_rows, g.in_cols, g.in_depth,
+             g.filter_rows, g.filter_cols, g.stride_rows, g.stride_cols, g.dilation_rows,
+             g.dilation_cols, g.pad_top, g.pad_left, true, {}, {}, false};
+  BuildGroups(cols, g.out_depth, g.filter_rows, g.filter_cols, g.nnz, &r);
+  return r;
+}
+
 class ConvBase : public OpKernel {
  public:
   explicit ConvBase(OpKernelConstruction* ctx) : OpKernel(ctx) {
@@ -877,28 +901,6 @@ class ConvBase : public OpKernel {
                                      v.size() * sizeof(int32_t)) == 0);
   }
 
-  static Gathered ForwardPlan(const Parsed& p) {
-    const ConvGeometry& g = p.geo;
-    Gathered r{g.batch, g.in_rows, g.in_cols, g.in_depth, g.out_rows, g.out_cols, g.out_depth,
-               g.filter_rows, g.filter_cols, g.stride_rows, g.stride_cols, g.dilation_rows,
-               g.dilation_cols, g.pad_top, g.pad_left, false, {}, {}, false};
-    BuildGroups(p.rows, g.in_depth, g.filter_rows, g.filter_cols, g.nnz, &r);
-    return r;
-  }
-
-  // The transposed structure: per input channel, its (output channel, position) list.
-  static Gathered TransposedPlan(const Parsed& p) {
-    const ConvGeometry& g = p.geo;
-    std::vector<std::vector<std::pair<int32_t, int64_t>>> cols(g.in_depth);
-    for (int64_t j = 0; j < g.out_depth; ++j)
-      for (const auto& e : p.rows[j]) cols[e.first].emplace_back(static_cast<int32_t>(j), e.second);
-    Gathered r{g.batch, g.out_rows, g.out_cols, g.out_depth, g.in_rows, g.in_cols, g.in_depth,
-               g.filter_rows, g.filter_cols, g.stride_rows, g.stride_cols, g.dilation_rows,
-               g.dilation_cols, g.pad_top, g.pad_left, true, {}, {}, false};
-    BuildGroups(cols, g.out_depth, g.filter_rows, g.filter_cols, g.nnz, &r);
-    return r;
-  }
-
   std::vector<int32_t> strides_, dilations_;
   std::string padding_;
 
@@ -931,14 +933,10 @@ template <typename T>
 void SparseChannelConv2DFunctor<CPUDevice, T>::operator()(
     const CPUDevice& d, const ConvGeometry& g, const T* input, const T* kernel,
     const int32_t* indptr, const int32_t* indices, T* output) {
-  std::vector<std::vector<std::pair<int32_t, int64_t>>> rows(g.out_depth);
+  Parsed p{g, std::vector<std::vector<std::pair<int32_t, int64_t>>>(g.out_depth)};
   for (int64_t j = 0; j < g.out_depth; ++j)
-    for (int64_t q = indptr[j]; q < indptr[j + 1]; ++q) rows[j].emplace_back(indices[q], q);
-  Gathered plan{g.batch, g.in_rows, g.in_cols, g.in_depth, g.out_rows, g.out_cols, g.out_depth,
-                g.filter_rows, g.filter_cols, g.stride_rows, g.stride_cols, g.dilation_rows,
-                g.dilation_cols, g.pad_top, g.pad_left, false, {}, {}, false};
-  BuildGroups(rows, g.in_depth, g.filter_rows, g.filter_cols, g.nnz, &plan);
-  Run<T>(d, plan, kernel, input, output);
+    for (int64_t q = indptr[j]; q < indptr[j + 1]; ++q) p.rows[j].emplace_back(indices[q], q);
+  Run<T>(d, ForwardPlan(p), kernel, input, output);
 }
 
 template <typename T>
